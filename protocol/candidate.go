@@ -1,0 +1,342 @@
+package protocol
+
+import (
+	"net/netip"
+
+	"github.com/dispersy-go/dispersy/protocol/wire"
+)
+
+// Category is a candidate's walker category at a given time.
+type Category uint8
+
+// Candidate categories, in Dispersy's order of precedence.
+const (
+	CategoryNone       Category = iota // obsolete: removed at the next cleanup
+	CategoryWalk                       // we walked to it and it answered recently
+	CategoryStumble                    // it walked to us recently
+	CategoryIntro                      // someone introduced it (or it punctured us) recently
+	CategoryDiscovered                 // inserted from outside (bootstrap trackers)
+)
+
+// String names the category as Dispersy does.
+func (c Category) String() string {
+	switch c {
+	case CategoryWalk:
+		return "walk"
+	case CategoryStumble:
+		return "stumble"
+	case CategoryIntro:
+		return "intro"
+	case CategoryDiscovered:
+		return "discovered"
+	}
+	return "none"
+}
+
+// Candidate is one UDP endpoint of a peer in one community, with the
+// timestamps that decide its category.
+type Candidate struct {
+	Sock     netip.AddrPort // where we talk to it
+	LAN      netip.AddrPort // its LAN address, or 0.0.0.0:0
+	WAN      netip.AddrPort // its WAN address, or 0.0.0.0:0
+	Tunnel   bool
+	ConnType wire.ConnType
+	Tracker  bool // a bootstrap tracker
+	member   [KeyLen]byte
+	hasKey   bool
+
+	lastWalk, lastWalkReply, lastStumble, lastIntro, lastDiscovered Time
+}
+
+func newCandidate(sock, lan, wan netip.AddrPort, tunnel bool, ct wire.ConnType) *Candidate {
+	c := &Candidate{Sock: sock, Tunnel: tunnel, LAN: wire.Unknown, WAN: wire.Unknown,
+		lastWalk: Never, lastWalkReply: Never, lastStumble: Never, lastIntro: Never, lastDiscovered: Never}
+	c.update(tunnel, lan, wan, ct)
+	return c
+}
+
+// update overwrites the addresses with the ones given when those are known.
+// (Dispersy overwrites only addresses that are already known, which keeps an
+// unknown address unknown forever; that looks unintended and is not kept.)
+func (c *Candidate) update(tunnel bool, lan, wan netip.AddrPort, ct wire.ConnType) {
+	c.Tunnel = tunnel
+	if !wire.IsUnknown(lan) {
+		c.LAN = lan
+	}
+	if !wire.IsUnknown(wan) {
+		c.WAN = wan
+	}
+	if ct == wire.ConnUnknown && lan == wan {
+		ct = wire.ConnPublic
+	}
+	c.ConnType = ct
+}
+
+func (c *Candidate) associate(key []byte) {
+	if len(key) == KeyLen {
+		copy(c.member[:], key)
+		c.hasKey = true
+	}
+}
+
+// Member returns the public key of the member that signed the last message
+// received from this candidate, if any.
+func (c *Candidate) Member() ([]byte, bool) {
+	if !c.hasKey {
+		return nil, false
+	}
+	return c.member[:], true
+}
+
+// Category returns the candidate's category at now.
+func (c *Candidate) Category(now Time, cfg *Config) Category {
+	switch {
+	case c.lastWalkReply != Never && now < c.lastWalkReply.Add(cfg.WalkLifetime):
+		return CategoryWalk
+	case c.lastStumble != Never && now < c.lastStumble.Add(cfg.StumbleLifetime):
+		return CategoryStumble
+	case c.lastIntro != Never && now < c.lastIntro.Add(cfg.IntroLifetime):
+		return CategoryIntro
+	case c.lastDiscovered != Never && now < c.lastDiscovered.Add(cfg.DiscoveredLifetime):
+		return CategoryDiscovered
+	}
+	return CategoryNone
+}
+
+// Eligible reports whether the candidate may be walked to at now.
+func (c *Candidate) Eligible(now Time, cfg *Config) bool {
+	return (c.lastWalk == Never || c.lastWalk.Add(cfg.EligibleDelay) <= now) && c.Category(now, cfg) != CategoryNone
+}
+
+// LastWalkReply returns when the candidate last answered our walk (Never if not).
+func (c *Candidate) LastWalkReply() Time { return c.lastWalkReply }
+
+func (c *Candidate) merge(o *Candidate) {
+	if o.hasKey {
+		c.member, c.hasKey = o.member, true
+	}
+	c.lastWalkReply = max(c.lastWalkReply, o.lastWalkReply)
+	c.lastWalk = max(c.lastWalk, o.lastWalk)
+	c.lastStumble = max(c.lastStumble, o.lastStumble)
+	c.lastIntro = max(c.lastIntro, o.lastIntro)
+	c.Tracker = c.Tracker || o.Tracker
+}
+
+// indexMin is the table size from which lookups use maps instead of scans.
+const indexMin = 48
+
+// candTable is a community's candidate table: insertion-ordered (Dispersy
+// iterates its dict in insertion order), with map indexes once it is large
+// (a tracker holds every node of the network).
+type candTable struct {
+	list []*Candidate
+	// indexes, non-nil when len(list) >= indexMin
+	bySock map[netip.AddrPort]*Candidate
+	symIP  map[netip.Addr][]*Candidate // symmetric-NAT candidates by IP
+	byLAN  map[netip.AddrPort][]*Candidate
+
+	// round-robin cursors of the introduce iterators (index of last yield)
+	cursor [2]int
+}
+
+func (t *candTable) indexed() bool { return t.bySock != nil }
+
+func (t *candTable) get(sock netip.AddrPort) *Candidate {
+	if t.indexed() {
+		return t.bySock[sock]
+	}
+	for _, c := range t.list {
+		if c.Sock == sock {
+			return c
+		}
+	}
+	return nil
+}
+
+// symmetricMatch finds a symmetric-NAT candidate on the same host as sock
+// whose LAN address is unknown or equal to lan.
+func (t *candTable) symmetricMatch(sock, lan netip.AddrPort) *Candidate {
+	ip := sock.Addr()
+	match := func(c *Candidate) bool {
+		return c.ConnType == wire.ConnSymmetricNAT && c.Sock.Addr() == ip && (wire.IsUnknown(c.LAN) || c.LAN == lan)
+	}
+	if t.indexed() {
+		for _, c := range t.symIP[ip] {
+			if match(c) {
+				return c
+			}
+		}
+		return nil
+	}
+	for _, c := range t.list {
+		if match(c) {
+			return c
+		}
+	}
+	return nil
+}
+
+func (t *candTable) add(c *Candidate) {
+	t.list = append(t.list, c)
+	if t.indexed() {
+		t.indexAdd(c)
+	} else if len(t.list) >= indexMin {
+		t.bySock = make(map[netip.AddrPort]*Candidate, 2*len(t.list))
+		t.symIP = make(map[netip.Addr][]*Candidate)
+		t.byLAN = make(map[netip.AddrPort][]*Candidate, 2*len(t.list))
+		for _, x := range t.list {
+			t.indexAdd(x)
+		}
+	}
+}
+
+func (t *candTable) indexAdd(c *Candidate) {
+	t.bySock[c.Sock] = c
+	if c.ConnType == wire.ConnSymmetricNAT {
+		t.symIP[c.Sock.Addr()] = append(t.symIP[c.Sock.Addr()], c)
+	}
+	if !wire.IsUnknown(c.LAN) {
+		t.byLAN[c.LAN] = append(t.byLAN[c.LAN], c)
+	}
+}
+
+func removePtr(s []*Candidate, c *Candidate) []*Candidate {
+	for i, x := range s {
+		if x == c {
+			copy(s[i:], s[i+1:])
+			s[len(s)-1] = nil
+			return s[:len(s)-1]
+		}
+	}
+	return s
+}
+
+func (t *candTable) indexDel(c *Candidate) {
+	if t.bySock[c.Sock] == c {
+		delete(t.bySock, c.Sock)
+	}
+	if c.ConnType == wire.ConnSymmetricNAT {
+		ip := c.Sock.Addr()
+		if s := removePtr(t.symIP[ip], c); len(s) == 0 {
+			delete(t.symIP, ip)
+		} else {
+			t.symIP[ip] = s
+		}
+	}
+	if !wire.IsUnknown(c.LAN) {
+		if s := removePtr(t.byLAN[c.LAN], c); len(s) == 0 {
+			delete(t.byLAN, c.LAN)
+		} else {
+			t.byLAN[c.LAN] = s
+		}
+	}
+}
+
+// modify applies f to c, keeping the indexes right when f changes the
+// socket address, LAN address or connection type.
+func (t *candTable) modify(c *Candidate, f func()) {
+	if !t.indexed() {
+		f()
+		return
+	}
+	t.indexDel(c)
+	f()
+	t.indexAdd(c)
+}
+
+// remove deletes c; it keeps the round-robin cursors pointing at the same
+// next candidate, as Dispersy's iterators do.
+func (t *candTable) remove(c *Candidate) {
+	for i, x := range t.list {
+		if x == c {
+			t.removeAt(i)
+			return
+		}
+	}
+}
+
+func (t *candTable) removeAt(i int) {
+	c := t.list[i]
+	if t.indexed() {
+		t.indexDel(c)
+	}
+	copy(t.list[i:], t.list[i+1:])
+	t.list[len(t.list)-1] = nil
+	t.list = t.list[:len(t.list)-1]
+	for k := range t.cursor {
+		if t.cursor[k] >= i {
+			t.cursor[k]--
+		}
+	}
+}
+
+// sweep removes every candidate for which drop returns true, in one pass.
+func (t *candTable) sweep(drop func(*Candidate) bool) {
+	j := 0
+	removedBefore := [2]int{}
+	for i, c := range t.list {
+		if drop(c) {
+			if t.indexed() {
+				t.indexDel(c)
+			}
+			for k := range t.cursor {
+				if i <= t.cursor[k] {
+					removedBefore[k]++
+				}
+			}
+			continue
+		}
+		t.list[j] = c
+		j++
+	}
+	for i := j; i < len(t.list); i++ {
+		t.list[i] = nil
+	}
+	t.list = t.list[:j]
+	for k := range t.cursor {
+		t.cursor[k] -= removedBefore[k]
+	}
+}
+
+// duplicates returns the other candidates with c's WAN IP and LAN address.
+func (t *candTable) duplicates(c *Candidate, out []*Candidate) []*Candidate {
+	if wire.IsUnknown(c.LAN) {
+		return out
+	}
+	match := func(o *Candidate) bool {
+		return o != c && o.LAN == c.LAN && o.WAN.Addr() == c.WAN.Addr()
+	}
+	if t.indexed() {
+		for _, o := range t.byLAN[c.LAN] {
+			if match(o) {
+				out = append(out, o)
+			}
+		}
+		return out
+	}
+	for _, o := range t.list {
+		if match(o) {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// next advances round-robin iterator k (0: walk, 1: stumble) to the next
+// candidate of category cat with both addresses known. It returns nil after
+// a full cycle without a match.
+func (t *candTable) next(k int, cat Category, now Time, cfg *Config) *Candidate {
+	n := len(t.list)
+	for step := 0; step < n; step++ {
+		i := t.cursor[k] + 1
+		if i >= n || i < 0 {
+			i = 0
+		}
+		t.cursor[k] = i
+		c := t.list[i]
+		if c.Category(now, cfg) == cat && !wire.IsUnknown(c.LAN) && !wire.IsUnknown(c.WAN) {
+			return c
+		}
+	}
+	return nil
+}

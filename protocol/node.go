@@ -1,0 +1,307 @@
+package protocol
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+
+	"github.com/dispersy-go/dispersy/protocol/wire"
+)
+
+// Observer receives a node's events. The simulator aggregates them, realnet
+// logs or exports them. Calls happen on the node's loop, synchronously: keep
+// them cheap. Address arguments are values; nothing passed may be retained
+// beyond the call unless copied.
+type Observer interface {
+	// PacketSent is called for every datagram the node sends.
+	PacketSent(t wire.Type, size int)
+	// PacketDropped is called for every received datagram the node rejects.
+	PacketDropped(r wire.Reason)
+	// Introduced is called when an introduction-response introduces the
+	// peer at introduced (the address we will talk to it at) to us.
+	Introduced(cid wire.CID, via, introduced netip.AddrPort)
+	// ConnTypeChanged is called when the node's own connection type changes.
+	ConnTypeChanged(ct wire.ConnType)
+}
+
+// NopObserver ignores every event. Embed it to implement only some methods.
+type NopObserver struct{}
+
+// PacketSent implements Observer.
+func (NopObserver) PacketSent(wire.Type, int) {}
+
+// PacketDropped implements Observer.
+func (NopObserver) PacketDropped(wire.Reason) {}
+
+// Introduced implements Observer.
+func (NopObserver) Introduced(wire.CID, netip.AddrPort, netip.AddrPort) {}
+
+// ConnTypeChanged implements Observer.
+func (NopObserver) ConnTypeChanged(wire.ConnType) {}
+
+var _ Observer = NopObserver{}
+
+// Options configure a node.
+type Options struct {
+	Env    Env
+	Config Config
+	Scheme Scheme
+	Key    PrivateKey
+	// LAN is the address the node's socket is bound to, as peers on its own
+	// LAN reach it. It is also the initial WAN address (Dispersy's start).
+	LAN netip.AddrPort
+	// LANPrefixes are the node's own subnets: a source inside one is "on our
+	// LAN". Nil means Dispersy's fallback: the private IPv4 ranges.
+	LANPrefixes []netip.Prefix
+	// Trackers are the bootstrap trackers, inserted as discovered candidates.
+	Trackers []netip.AddrPort
+	// Tracker makes this node a bootstrap tracker: it joins any community it
+	// receives a packet for, never walks, and answers introduction-requests.
+	Tracker bool
+	// Observer receives events; nil means none.
+	Observer Observer
+}
+
+// Node is one Dispersy instance: one socket, one member key, any number of
+// communities. It is a single-threaded state machine: the driver must never
+// call it concurrently (see doc.go).
+type Node struct {
+	env      Env
+	cfg      Config
+	scheme   Scheme
+	key      PrivateKey
+	pub      []byte
+	obs      Observer
+	prefixes []netip.Prefix
+	trackers []netip.AddrPort
+	tracker  bool
+
+	lan, wan netip.AddrPort
+	connType wire.ConnType
+	votes    votes
+
+	communities []*Community // sorted by cid
+	stopped     bool
+
+	pkt   wire.Packet // decode scratch
+	buf   []byte      // encode scratch
+	dups  []*Candidate
+	stats Stats
+}
+
+// Stats are a node's counters.
+type Stats struct {
+	Received uint64
+	Sent     uint64
+	Dropped  [wire.NumReasons]uint64
+}
+
+var errOptions = errors.New("protocol: invalid options")
+
+// NewNode builds a node. It sends nothing until a community is joined.
+func NewNode(o Options) (*Node, error) {
+	if o.Env == nil || o.Scheme == nil || o.Key == nil {
+		return nil, fmt.Errorf("%w: Env, Scheme and Key are required", errOptions)
+	}
+	if !o.LAN.IsValid() {
+		return nil, fmt.Errorf("%w: LAN address %v is not valid", errOptions, o.LAN)
+	}
+	if err := o.Config.Validate(); err != nil {
+		return nil, err
+	}
+	if len(o.Key.Public()) != KeyLen {
+		return nil, fmt.Errorf("%w: public key has %d bytes, want %d", errOptions, len(o.Key.Public()), KeyLen)
+	}
+	obs := o.Observer
+	if obs == nil {
+		obs = NopObserver{}
+	}
+	n := &Node{
+		env: o.Env, cfg: o.Config, scheme: o.Scheme, key: o.Key, pub: o.Key.Public(), obs: obs,
+		prefixes: o.LANPrefixes, trackers: slices.Clone(o.Trackers), tracker: o.Tracker,
+		lan: o.LAN, wan: o.LAN, connType: wire.ConnUnknown,
+		buf: make([]byte, 0, 1500),
+	}
+	return n, nil
+}
+
+// Config returns the node's configuration.
+func (n *Node) Config() *Config { return &n.cfg }
+
+// PublicKey returns the node's member key.
+func (n *Node) PublicKey() []byte { return n.pub }
+
+// LAN returns the node's LAN address.
+func (n *Node) LAN() netip.AddrPort { return n.lan }
+
+// WAN returns the node's current WAN address (by vote).
+func (n *Node) WAN() netip.AddrPort { return n.wan }
+
+// ConnType returns the node's detected connection type.
+func (n *Node) ConnType() wire.ConnType { return n.connType }
+
+// IsTracker reports whether the node is a bootstrap tracker.
+func (n *Node) IsTracker() bool { return n.tracker }
+
+// Stats returns a copy of the node's counters.
+func (n *Node) Stats() Stats { return n.stats }
+
+// Communities returns the joined communities, sorted by cid.
+func (n *Node) Communities() []*Community { return n.communities }
+
+// Community returns the joined community cid, or nil.
+func (n *Node) Community(cid wire.CID) *Community {
+	i, ok := slices.BinarySearchFunc(n.communities, cid, func(c *Community, id wire.CID) int {
+		return bytes.Compare(c.cid[:], id[:])
+	})
+	if ok {
+		return n.communities[i]
+	}
+	return nil
+}
+
+// Join joins community cid (idempotent) and, unless the node is a tracker,
+// starts walking after a random delay in [0, StartJitter).
+func (n *Node) Join(cid wire.CID) *Community {
+	if c := n.Community(cid); c != nil {
+		return c
+	}
+	c := newCommunity(n, cid)
+	i, _ := slices.BinarySearchFunc(n.communities, cid, func(c *Community, id wire.CID) int {
+		return bytes.Compare(c.cid[:], id[:])
+	})
+	n.communities = slices.Insert(n.communities, i, c)
+	c.start()
+	return c
+}
+
+// Stop cancels every timer; the node ignores packets afterwards.
+func (n *Node) Stop() {
+	n.stopped = true
+	for _, c := range n.communities {
+		c.stop()
+	}
+}
+
+func (n *Node) drop(r wire.Reason) {
+	n.stats.Dropped[r]++
+	n.obs.PacketDropped(r)
+}
+
+func (n *Node) send(to netip.AddrPort, t wire.Type, pkt []byte) {
+	n.stats.Sent++
+	n.obs.PacketSent(t, len(pkt))
+	n.env.Send(to, pkt)
+}
+
+// isLAN reports whether ip is on one of our own subnets.
+func (n *Node) isLAN(ip netip.Addr) bool {
+	if n.prefixes == nil {
+		return ip.IsPrivate() || ip == n.lan.Addr()
+	}
+	for _, p := range n.prefixes {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// estimate corrects a peer's self-reported addresses with the address its
+// packet came from (Dispersy's estimate_lan_and_wan_addresses).
+func (n *Node) estimate(sock, lan, wan netip.AddrPort) (netip.AddrPort, netip.AddrPort) {
+	if n.isLAN(sock.Addr()) {
+		return sock, wan
+	}
+	return lan, sock
+}
+
+// vote counts voter's opinion of our WAN address and re-derives our WAN
+// address and connection type (Dispersy's wan_address_vote).
+func (n *Node) vote(addr, voter netip.AddrPort) {
+	n.votes.unvote(voter)
+	if !wire.ValidAddr(addr) || n.isLAN(voter.Addr()) {
+		return
+	}
+	n.votes.add(addr, voter)
+	if addr != n.wan && n.votes.count(addr) > n.votes.count(n.wan) {
+		n.wan = addr
+		// our own addresses must not be candidates
+		for _, c := range n.communities {
+			c.removeSock(n.wan)
+			c.removeSock(n.lan)
+		}
+	}
+	ct := wire.ConnUnknown
+	switch {
+	case n.votes.addresses() == 1 && n.lan == n.wan:
+		ct = wire.ConnPublic
+	case n.votes.addresses() > 1 && !n.votes.anyMultiIP():
+		ct = wire.ConnSymmetricNAT
+	}
+	if ct != n.connType {
+		n.connType = ct
+		n.obs.ConnTypeChanged(ct)
+	}
+}
+
+// HandlePacket processes one received datagram. pkt is only read during
+// the call; the node copies what it keeps.
+func (n *Node) HandlePacket(from netip.AddrPort, pkt []byte) {
+	if n.stopped {
+		return
+	}
+	n.stats.Received++
+	if !wire.ValidAddr(from) {
+		n.drop(wire.ReasonInvalidSource)
+		return
+	}
+	cid, _, ok := wire.Peek(pkt)
+	if !ok {
+		n.drop(wire.ReasonShort)
+		return
+	}
+	c := n.Community(cid)
+	if c == nil && !n.tracker {
+		if err := wire.Decode(pkt, n.scheme.SignatureLen(), KeyLen, &n.pkt); err != nil {
+			n.drop(reasonOf(err))
+			return
+		}
+		n.drop(wire.ReasonUnknownCommunity)
+		return
+	}
+	p := &n.pkt
+	if err := wire.Decode(pkt, n.scheme.SignatureLen(), KeyLen, p); err != nil {
+		n.drop(reasonOf(err))
+		return
+	}
+	if p.Key != nil {
+		if bytes.Equal(p.Key, n.pub) {
+			n.drop(wire.ReasonOwnMember)
+			return
+		}
+		if !n.scheme.Verify(p.Key, p.Body, p.Signature) {
+			n.drop(wire.ReasonBadSignature)
+			return
+		}
+	}
+	if c == nil {
+		// a tracker joins a community when someone walks to it there
+		if p.Type != wire.TypeIntroductionRequest {
+			n.drop(wire.ReasonUnknownCommunity)
+			return
+		}
+		c = n.Join(cid)
+	}
+	c.handle(from, p)
+}
+
+func reasonOf(err error) wire.Reason {
+	var we *wire.Error
+	if errors.As(err, &we) {
+		return we.Reason
+	}
+	return wire.ReasonNone
+}

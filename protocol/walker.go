@@ -1,0 +1,642 @@
+package protocol
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/dispersy-go/dispersy/protocol/wire"
+)
+
+// introCache is an open introduction-request (Dispersy's
+// IntroductionRequestCache): the walk it belongs to stays open until both
+// the response and the puncture arrived, or the timeout fired.
+type introCache struct {
+	id          uint16
+	helper      *Candidate
+	timer       Timer
+	gotResponse bool
+	gotPuncture bool
+}
+
+// punch is eager-puncture state for one introduction (EagerPuncture only).
+type punch struct {
+	id      uint16
+	target  netip.AddrPort
+	sentTo  [3]netip.AddrPort
+	nSent   int
+	heard   bool
+	retried bool
+	created Time
+}
+
+func (p *punch) sent(a netip.AddrPort) bool {
+	for i := 0; i < p.nSent; i++ {
+		if p.sentTo[i] == a {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *punch) markSent(a netip.AddrPort) {
+	if p.sent(a) || p.nSent == len(p.sentTo) {
+		return
+	}
+	p.sentTo[p.nSent] = a
+	p.nSent++
+}
+
+// Community is one overlay a node takes part in: its candidate table, its
+// walker and its open requests.
+type Community struct {
+	node       *Node
+	cid        wire.CID
+	cands      candTable
+	caches     []*introCache
+	punches    []*punch
+	globalTime uint64
+
+	stepTimer      Timer
+	insertTimer    Timer
+	retryTimer     Timer
+	stepFn         func()
+	insertFn       func()
+	retryPending   bool
+	firstStepTaken bool
+	steps          uint64
+}
+
+func newCommunity(n *Node, cid wire.CID) *Community {
+	c := &Community{node: n, cid: cid, globalTime: 1}
+	c.stepFn = c.step
+	c.insertFn = c.insertTrackersTick
+	return c
+}
+
+// CID returns the community id.
+func (c *Community) CID() wire.CID { return c.cid }
+
+// Candidates returns the candidate table in Dispersy's iteration order. The
+// slice and the candidates belong to the community: read them, do not keep them.
+func (c *Community) Candidates() []*Candidate { return c.cands.list }
+
+// Steps returns how many walk steps the community has taken.
+func (c *Community) Steps() uint64 { return c.steps }
+
+func (c *Community) now() Time { return c.node.env.Now() }
+
+func (c *Community) start() {
+	n := c.node
+	if n.tracker {
+		// trackers never walk; they only drop obsolete candidates periodically
+		c.stepTimer = n.env.AfterFunc(n.cfg.WalkInterval, c.stepFn)
+		return
+	}
+	c.insertTrackers()
+	c.insertTimer = n.env.AfterFunc(n.cfg.TrackerInsertInterval, c.insertFn)
+	var d time.Duration
+	if n.cfg.StartJitter > 0 {
+		d = time.Duration(n.env.Rand().Int64N(int64(n.cfg.StartJitter)))
+	}
+	c.stepTimer = n.env.AfterFunc(d, c.stepFn)
+}
+
+func (c *Community) stop() {
+	for _, t := range []Timer{c.stepTimer, c.insertTimer, c.retryTimer} {
+		if t != nil {
+			t.Stop()
+		}
+	}
+	for _, ic := range c.caches {
+		ic.timer.Stop()
+	}
+	c.caches = nil
+}
+
+// insertTrackers adds every bootstrap tracker as a discovered candidate.
+func (c *Community) insertTrackers() {
+	now := c.now()
+	for _, a := range c.node.trackers {
+		t := c.cands.get(a)
+		if t == nil {
+			t = newCandidate(a, a, a, false, wire.ConnUnknown)
+			c.cands.add(t)
+		}
+		t.Tracker = true
+		t.lastDiscovered = now
+	}
+}
+
+func (c *Community) insertTrackersTick() {
+	c.insertTrackers()
+	c.insertTimer = c.node.env.AfterFunc(c.node.cfg.TrackerInsertInterval, c.insertFn)
+}
+
+// cleanup removes obsolete candidates and their WAN votes.
+func (c *Community) cleanup(now Time) {
+	n := c.node
+	c.cands.sweep(func(x *Candidate) bool {
+		if x.Category(now, &n.cfg) == CategoryNone {
+			n.votes.unvote(x.Sock)
+			return true
+		}
+		return false
+	})
+}
+
+func (c *Community) removeSock(a netip.AddrPort) {
+	if x := c.cands.get(a); x != nil {
+		c.cands.remove(x)
+		c.node.votes.unvote(a)
+	}
+}
+
+// step is one walker tick: pick a candidate and send it an
+// introduction-request (Dispersy's take_step).
+func (c *Community) step() {
+	n := c.node
+	c.stepTimer = n.env.AfterFunc(n.cfg.WalkInterval, c.stepFn)
+	now := c.now()
+	c.cleanup(now)
+	c.expirePunches(now)
+	if n.tracker {
+		return
+	}
+	c.steps++
+	target := c.walkCandidate(now)
+	if target == nil {
+		if !c.retryPending && len(n.trackers) > 0 {
+			c.retryPending = true
+			c.retryTimer = n.env.AfterFunc(n.cfg.TrackerRetryInterval, func() {
+				c.retryPending = false
+				c.insertTrackers()
+			})
+		}
+		return
+	}
+	c.sendIntroRequest(target, now)
+}
+
+// walkCandidate chooses the next walk target (Dispersy's
+// dispersy_get_walk_candidate): per category the eligible candidate that
+// waited longest, then a category by the configured shares.
+func (c *Community) walkCandidate(now Time) *Candidate {
+	cfg := &c.node.cfg
+	var walk, stumble, intro, disc *Candidate
+	for _, x := range c.cands.list {
+		if x.lastWalk != Never && x.lastWalk.Add(cfg.EligibleDelay) > now {
+			continue
+		}
+		switch x.Category(now, cfg) {
+		case CategoryWalk:
+			if walk == nil || x.lastWalk < walk.lastWalk {
+				walk = x
+			}
+		case CategoryStumble:
+			if stumble == nil || x.lastStumble < stumble.lastStumble {
+				stumble = x
+			}
+		case CategoryIntro:
+			if intro == nil || x.lastIntro < intro.lastIntro {
+				intro = x
+			}
+		case CategoryDiscovered:
+			if disc == nil || x.lastDiscovered < disc.lastDiscovered {
+				disc = x
+			}
+		}
+	}
+	if walk == nil && stumble == nil && intro == nil && disc == nil {
+		return nil
+	}
+	first := func(cs ...*Candidate) *Candidate {
+		for _, x := range cs {
+			if x != nil {
+				return x
+			}
+		}
+		return nil
+	}
+	r := c.node.env.Rand()
+	for {
+		r1, r2 := r.Float64(), r.Float64()
+		var si [2]*Candidate
+		if r2 < .5 {
+			si = [2]*Candidate{stumble, intro}
+		} else {
+			si = [2]*Candidate{intro, stumble}
+		}
+		switch {
+		case r1 <= cfg.WalkShare:
+			return first(walk, si[0], si[1], disc)
+		case r1 <= cfg.WalkShare+cfg.StumbleIntroShare:
+			return first(si[0], si[1], walk, disc)
+		default:
+			if disc != nil {
+				return disc
+			}
+		}
+	}
+}
+
+// introduceCandidate picks whom to introduce to the requester (Dispersy's
+// dispersy_get_introduce_candidate): round-robin over walk and stumble
+// candidates, a fair coin choosing which iterator goes first.
+func (c *Community) introduceCandidate(exclude *Candidate, now Time) *Candidate {
+	cfg := &c.node.cfg
+	var first [2]*Candidate
+	get := func(k int) *Candidate {
+		if k == 0 && c.node.tracker {
+			return nil // trackers never walk: no walk candidates
+		}
+		cat := CategoryWalk
+		if k == 1 {
+			cat = CategoryStumble
+		}
+		res := c.cands.next(k, cat, now, cfg)
+		if res == first[k] {
+			res = nil
+		}
+		if first[k] == nil {
+			first[k] = res
+		}
+		return res
+	}
+	r := c.node.env.Rand()
+	for {
+		k := 1
+		if r.Float64() <= .5 {
+			k = 0
+		}
+		res := get(k)
+		if res == nil {
+			res = get(1 - k)
+		}
+		if res == nil {
+			return nil
+		}
+		if exclude != nil {
+			if res == exclude {
+				continue
+			}
+			if !exclude.Tunnel && res.Tunnel {
+				continue
+			}
+			if exclude.ConnType == wire.ConnSymmetricNAT && res.ConnType == wire.ConnSymmetricNAT &&
+				exclude.WAN.Addr() != res.WAN.Addr() {
+				continue
+			}
+		}
+		return res
+	}
+}
+
+// createOrUpdate finds (or makes) the candidate at sock and updates its
+// addresses (Dispersy's create_or_update_walkcandidate).
+func (c *Community) createOrUpdate(sock, lan, wan netip.AddrPort, tunnel bool, ct wire.ConnType) *Candidate {
+	n := c.node
+	lan, wan = n.estimate(sock, lan, wan)
+	x := c.cands.get(sock)
+	if x == nil {
+		if s := c.cands.symmetricMatch(sock, lan); s != nil {
+			// a symmetric-NAT peer shows up at a new port: move it
+			n.votes.unvote(s.Sock)
+			c.cands.modify(s, func() { s.Sock = sock })
+			x = s
+		}
+	}
+	if x == nil {
+		x = newCandidate(sock, lan, wan, tunnel, ct)
+		c.cands.add(x)
+		c.capTable(x)
+		return x
+	}
+	c.cands.modify(x, func() { x.update(tunnel, lan, wan, ct) })
+	return x
+}
+
+// capTable enforces Config.MaxCandidates by dropping the candidate that
+// would become obsolete first (never keep).
+func (c *Community) capTable(keep *Candidate) {
+	limit := c.node.cfg.MaxCandidates
+	if limit <= 0 || c.node.tracker || len(c.cands.list) <= limit {
+		return
+	}
+	var victim *Candidate
+	var vEnd Time
+	cfg := &c.node.cfg
+	for _, x := range c.cands.list {
+		if x == keep || x.Tracker {
+			continue
+		}
+		end := max3(x.lastWalkReply.Add(cfg.WalkLifetime), x.lastStumble.Add(cfg.StumbleLifetime),
+			max(x.lastIntro.Add(cfg.IntroLifetime), x.lastDiscovered.Add(cfg.DiscoveredLifetime)))
+		if victim == nil || end < vEnd {
+			victim, vEnd = x, end
+		}
+	}
+	if victim != nil {
+		c.cands.remove(victim)
+		c.node.votes.unvote(victim.Sock)
+	}
+}
+
+func max3(a, b, d Time) Time { return max(a, max(b, d)) }
+
+// filterDuplicates merges into x every other candidate that is the same
+// peer: same WAN IP and same LAN address (filter_duplicate_candidate).
+func (c *Community) filterDuplicates(x *Candidate) {
+	n := c.node
+	n.dups = c.cands.duplicates(x, n.dups[:0])
+	for _, o := range n.dups {
+		x.merge(o)
+		c.cands.remove(o)
+		n.votes.unvote(o.Sock)
+	}
+	clear(n.dups)
+}
+
+func (c *Community) cache(id uint16) *introCache {
+	for _, ic := range c.caches {
+		if ic.id == id {
+			return ic
+		}
+	}
+	return nil
+}
+
+func (c *Community) closeCache(ic *introCache) {
+	ic.timer.Stop()
+	for i, x := range c.caches {
+		if x == ic {
+			c.caches = append(c.caches[:i], c.caches[i+1:]...)
+			return
+		}
+	}
+}
+
+func (c *Community) newIdentifier() uint16 {
+	r := c.node.env.Rand()
+	for {
+		id := uint16(r.Uint32())
+		if c.cache(id) == nil {
+			return id
+		}
+	}
+}
+
+// header starts a packet of type t in the node's scratch buffer.
+func (c *Community) header(t wire.Type, signed bool) []byte {
+	n := c.node
+	b := wire.AppendHeader(n.buf[:0], wire.CommunityVersion, c.cid, t)
+	if signed {
+		b = wire.AppendMember(b, n.pub)
+	}
+	return wire.AppendGlobalTime(b, c.globalTime)
+}
+
+func (c *Community) sign(b []byte) []byte {
+	b = c.node.key.AppendSign(b, b)
+	c.node.buf = b[:0]
+	return b
+}
+
+func (c *Community) sendIntroRequest(target *Candidate, now Time) {
+	n := c.node
+	ic := &introCache{id: c.newIdentifier(), helper: target}
+	ic.timer = n.env.AfterFunc(n.cfg.IntroRequestTimeout, func() { c.introTimeout(ic) })
+	c.caches = append(c.caches, ic)
+	target.lastWalk = now
+	req := wire.IntroRequest{
+		Destination: target.Sock, SourceLAN: n.lan, SourceWAN: n.wan,
+		Advice: true, ConnType: n.connType, Identifier: ic.id,
+	}
+	b := c.header(wire.TypeIntroductionRequest, true)
+	b = wire.AppendIntroRequest(b, &req)
+	n.send(target.Sock, wire.TypeIntroductionRequest, c.sign(b))
+}
+
+func (c *Community) introTimeout(ic *introCache) {
+	if !ic.gotResponse {
+		ic.helper.lastWalkReply = Never
+	}
+	for i, x := range c.caches {
+		if x == ic {
+			c.caches = append(c.caches[:i], c.caches[i+1:]...)
+			break
+		}
+	}
+}
+
+func (c *Community) handle(from netip.AddrPort, p *wire.Packet) {
+	switch p.Type {
+	case wire.TypeIntroductionRequest:
+		c.onIntroRequest(from, p)
+	case wire.TypeIntroductionResponse:
+		c.onIntroResponse(from, p)
+	case wire.TypePunctureRequest:
+		c.onPunctureRequest(from, p)
+	case wire.TypePuncture:
+		c.onPuncture(from, p)
+	default:
+		c.node.drop(wire.ReasonNotWanted)
+	}
+}
+
+func (c *Community) onIntroRequest(from netip.AddrPort, p *wire.Packet) {
+	n := c.node
+	now := c.now()
+	req := &p.IntroRequest
+	x := c.createOrUpdate(from, req.SourceLAN, req.SourceWAN, false, req.ConnType)
+	x.lastStumble = now
+	x.associate(p.Key)
+	n.vote(req.Destination, from)
+	c.filterDuplicates(x)
+
+	var intro *Candidate
+	if req.Advice {
+		intro = c.introduceCandidate(x, now)
+	}
+	resp := wire.IntroResponse{
+		Destination: from, SourceLAN: n.lan, SourceWAN: n.wan,
+		IntroLAN: wire.Unknown, IntroWAN: wire.Unknown,
+		ConnType: n.connType, Identifier: req.Identifier,
+	}
+	if intro != nil {
+		resp.IntroLAN, resp.IntroWAN, resp.Tunnel = intro.LAN, intro.WAN, intro.Tunnel
+	}
+	// The puncture-request relays the requester's self-reported addresses.
+	walkerLAN, walkerWAN := req.SourceLAN, req.SourceWAN
+	b := c.header(wire.TypeIntroductionResponse, true)
+	b = wire.AppendIntroResponse(b, &resp)
+	n.send(from, wire.TypeIntroductionResponse, c.sign(b))
+	if intro != nil {
+		pr := wire.PunctureRequest{WalkerLAN: walkerLAN, WalkerWAN: walkerWAN, Identifier: req.Identifier}
+		b := c.header(wire.TypePunctureRequest, false)
+		b = wire.AppendPunctureRequest(b, &pr)
+		n.send(intro.Sock, wire.TypePunctureRequest, b)
+		n.buf = b[:0]
+	}
+}
+
+func (c *Community) onIntroResponse(from netip.AddrPort, p *wire.Packet) {
+	n := c.node
+	now := c.now()
+	resp := &p.IntroResponse
+	ic := c.cache(resp.Identifier)
+	if ic == nil || ic.gotResponse {
+		n.drop(wire.ReasonUnknownIdentifier)
+		return
+	}
+	lanKnown, wanKnown := !wire.IsUnknown(resp.IntroLAN), !wire.IsUnknown(resp.IntroWAN)
+	if lanKnown && !wire.ValidAddr(resp.IntroLAN) {
+		n.drop(wire.ReasonBadAddress)
+		return
+	}
+	if wanKnown {
+		if !wire.ValidAddr(resp.IntroWAN) {
+			n.drop(wire.ReasonBadAddress)
+			return
+		}
+		if resp.IntroWAN == n.wan || (resp.IntroWAN.Addr() == n.wan.Addr() && resp.IntroLAN == n.lan) {
+			n.drop(wire.ReasonSelfIntroduction)
+			return
+		}
+	} else if lanKnown && resp.IntroLAN == n.lan {
+		n.drop(wire.ReasonSelfIntroduction)
+		return
+	}
+
+	x := c.createOrUpdate(from, resp.SourceLAN, resp.SourceWAN, false, resp.ConnType)
+	x.lastWalkReply = now
+	x.associate(p.Key)
+	c.filterDuplicates(x)
+	n.vote(resp.Destination, from)
+
+	ic.gotResponse = true
+	if ic.gotPuncture {
+		c.closeCache(ic)
+	}
+	if !lanKnown || !wanKnown {
+		return
+	}
+	sock := resp.IntroWAN
+	if resp.IntroWAN.Addr() == n.wan.Addr() {
+		sock = resp.IntroLAN
+	}
+	y := c.createOrUpdate(sock, resp.IntroLAN, resp.IntroWAN, resp.Tunnel, wire.ConnUnknown)
+	y.lastIntro = now
+	c.filterDuplicates(y)
+	n.obs.Introduced(c.cid, from, y.Sock)
+	if n.cfg.EagerPuncture {
+		pu := c.newPunch(resp.Identifier, y.Sock, now)
+		c.sendPuncture(resp.Identifier, pu, y.Sock)
+	}
+}
+
+func (c *Community) onPunctureRequest(from netip.AddrPort, p *wire.Packet) {
+	n := c.node
+	pr := &p.PunctureRequest
+	if pr.WalkerLAN == from || pr.WalkerWAN == from ||
+		!wire.ValidAddr(pr.WalkerLAN) || !wire.ValidAddr(pr.WalkerWAN) {
+		n.drop(wire.ReasonBadAddress)
+		return
+	}
+	if pr.WalkerWAN == n.wan || (pr.WalkerWAN.Addr() == n.wan.Addr() && pr.WalkerLAN == n.lan) {
+		n.drop(wire.ReasonSelfIntroduction)
+		return
+	}
+	target := pr.WalkerWAN
+	if pr.WalkerWAN.Addr() == n.wan.Addr() {
+		target = pr.WalkerLAN
+	}
+	if n.cfg.EagerPuncture {
+		pu := c.newPunch(pr.Identifier, target, c.now())
+		c.sendPuncture(pr.Identifier, pu, target)
+		return
+	}
+	c.sendPuncture(pr.Identifier, nil, target)
+}
+
+// sendPuncture sends a puncture for walk id to to, recording it in pu
+// (eager mode) when pu is not nil.
+func (c *Community) sendPuncture(id uint16, pu *punch, to netip.AddrPort) {
+	n := c.node
+	if pu != nil {
+		pu.markSent(to)
+	}
+	pl := wire.Puncture{SourceLAN: n.lan, SourceWAN: n.wan, Identifier: id}
+	b := c.header(wire.TypePuncture, true)
+	b = wire.AppendPuncture(b, &pl)
+	n.send(to, wire.TypePuncture, c.sign(b))
+}
+
+func (c *Community) onPuncture(from netip.AddrPort, p *wire.Packet) {
+	n := c.node
+	now := c.now()
+	pl := &p.Puncture
+	ic := c.cache(pl.Identifier)
+	var pu *punch
+	if n.cfg.EagerPuncture {
+		pu = c.findPunch(pl.Identifier)
+	}
+	if (ic == nil || ic.gotPuncture) && pu == nil {
+		n.drop(wire.ReasonUnknownIdentifier)
+		return
+	}
+	if ic != nil && !ic.gotPuncture {
+		ic.gotPuncture = true
+		if ic.gotResponse {
+			c.closeCache(ic)
+		}
+	}
+	if !wire.IsUnknown(pl.SourceLAN) && !wire.IsUnknown(pl.SourceWAN) {
+		x := c.createOrUpdate(from, pl.SourceLAN, pl.SourceWAN, false, wire.ConnUnknown)
+		x.lastIntro = now
+		x.associate(p.Key)
+	}
+	if pu != nil {
+		pu.heard = true
+		if !pu.sent(from) {
+			c.sendPuncture(pu.id, pu, from)
+		}
+	}
+}
+
+// newPunch records eager-puncture state and arms its single retry.
+func (c *Community) newPunch(id uint16, target netip.AddrPort, now Time) *punch {
+	pu := c.findPunch(id)
+	if pu == nil || pu.target != target {
+		pu = &punch{id: id, target: target, created: now}
+		c.punches = append(c.punches, pu)
+	}
+	c.node.env.AfterFunc(c.node.cfg.PunctureRetryDelay, func() {
+		if !pu.heard && !pu.retried && !c.node.stopped {
+			pu.retried = true
+			c.sendPuncture(pu.id, pu, pu.target)
+		}
+	})
+	return pu
+}
+
+func (c *Community) findPunch(id uint16) *punch {
+	for i := len(c.punches) - 1; i >= 0; i-- {
+		if c.punches[i].id == id {
+			return c.punches[i]
+		}
+	}
+	return nil
+}
+
+func (c *Community) expirePunches(now Time) {
+	life := c.node.cfg.PunctureStateLifetime
+	j := 0
+	for _, pu := range c.punches {
+		if pu.created.Add(life) > now {
+			c.punches[j] = pu
+			j++
+		}
+	}
+	clear(c.punches[j:])
+	c.punches = c.punches[:j]
+}
