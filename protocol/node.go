@@ -93,9 +93,19 @@ type Node struct {
 
 // Stats are a node's counters.
 type Stats struct {
-	Received uint64
-	Sent     uint64
-	Dropped  [wire.NumReasons]uint64
+	Received uint64                  // datagrams handed to HandlePacket
+	Accepted uint64                  // datagrams processed without a drop
+	Sent     uint64                  // datagrams sent
+	Dropped  [wire.NumReasons]uint64 // rejected datagrams by reason
+}
+
+// TotalDropped sums the drops over all reasons.
+func (s *Stats) TotalDropped() uint64 {
+	var t uint64
+	for _, d := range s.Dropped {
+		t += d
+	}
+	return t
 }
 
 var errOptions = errors.New("protocol: invalid options")
@@ -295,7 +305,11 @@ func (n *Node) HandlePacket(from netip.AddrPort, pkt []byte) {
 		}
 		c = n.Join(cid)
 	}
+	before := n.stats.TotalDropped()
 	c.handle(from, p)
+	if n.stats.TotalDropped() == before {
+		n.stats.Accepted++
+	}
 }
 
 func reasonOf(err error) wire.Reason {

@@ -1,0 +1,45 @@
+package protocol
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+)
+
+// FuzzHandlePacket feeds arbitrary datagrams to a walking node and to a
+// tracker: nothing panics, and every datagram is either accepted or
+// counted as dropped under exactly one reason.
+func FuzzHandlePacket(f *testing.F) {
+	// seed with real traffic of a small network
+	net := newFakeNet()
+	net.keep = true
+	tr := ap("20.0.0.1:6421")
+	net.addNode(f, tr, func(o *Options) { o.Tracker = true })
+	for i := 0; i < 4; i++ {
+		n := net.addNode(f, ap([]string{"20.0.1.1:1", "20.0.1.2:1", "20.0.1.3:1", "20.0.1.4:1"}[i]),
+			func(o *Options) { o.Trackers = []netip.AddrPort{tr}; o.Config.EagerPuncture = i%2 == 0 })
+		n.Join(testCID)
+	}
+	net.run(Time(40 * time.Second))
+	for i, s := range net.sent {
+		if i%7 == 0 {
+			f.Add(s.pkt)
+		}
+	}
+	f.Fuzz(func(t *testing.T, pkt []byte) {
+		fn := newFakeNet()
+		node := fn.addNode(t, ap("20.0.2.1:1"), func(o *Options) { o.Trackers = []netip.AddrPort{tr} })
+		node.Join(testCID)
+		trk := fn.addNode(t, tr, func(o *Options) { o.Tracker = true })
+		for _, n := range []*Node{node, trk} {
+			n.HandlePacket(ap("20.0.3.3:3"), pkt)
+			n.HandlePacket(ap("0.0.0.0:0"), pkt)
+			s := n.Stats()
+			if s.Received != 2 || s.Accepted+s.TotalDropped() != s.Received {
+				t.Fatalf("received %d, accepted %d, dropped %d: every packet must be accepted or dropped once",
+					s.Received, s.Accepted, s.TotalDropped())
+			}
+		}
+		fn.run(Time(20 * time.Second))
+	})
+}
