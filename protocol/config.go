@@ -46,6 +46,18 @@ type Config struct {
 	PunctureRetryDelay time.Duration
 	// PunctureStateLifetime is how long eager-puncture state is kept.
 	PunctureStateLifetime time.Duration
+	// FastWalker enables Dispersy's fast candidate walker (off by default in
+	// Dispersy): at start, every FastWalkerInterval for up to FastWalkerSteps
+	// ticks, send a sync-less introduction-request to every candidate that
+	// will be eligible within the next 20–27.5 s (scaled with EligibleDelay),
+	// until more than FastWalkerTarget candidates are verified.
+	FastWalker bool
+	// FastWalkerInterval is the fast walker's tick (2 s in Dispersy).
+	FastWalkerInterval time.Duration
+	// FastWalkerSteps bounds the number of fast ticks (15 in Dispersy).
+	FastWalkerSteps int
+	// FastWalkerTarget ends the fast walk once more candidates are verified (15).
+	FastWalkerTarget int
 	// MaxCandidates caps a non-tracker node's candidate table; the oldest
 	// obsolete-soon entries are evicted first. 0 means no cap.
 	MaxCandidates int
@@ -69,6 +81,10 @@ func DefaultConfig() Config {
 		EagerPuncture:         false,
 		PunctureRetryDelay:    2 * time.Second,
 		PunctureStateLifetime: 30 * time.Second,
+		FastWalker:            false,
+		FastWalkerInterval:    2 * time.Second,
+		FastWalkerSteps:       15,
+		FastWalkerTarget:      15,
 		MaxCandidates:         0,
 	}
 }
@@ -91,6 +107,11 @@ func (c *Config) Validate() error {
 	pos("tracker_retry_interval", c.TrackerRetryInterval)
 	pos("puncture_retry_delay", c.PunctureRetryDelay)
 	pos("puncture_state_lifetime", c.PunctureStateLifetime)
+	pos("fast_walker_interval", c.FastWalkerInterval)
+	if c.FastWalkerSteps < 0 || c.FastWalkerTarget < 0 {
+		errs = append(errs, fmt.Errorf("fast_walker_steps (%d) and fast_walker_target (%d) must be >= 0",
+			c.FastWalkerSteps, c.FastWalkerTarget))
+	}
 	if c.EligibleDelay < 0 {
 		errs = append(errs, fmt.Errorf("eligible_delay must be >= 0, got %v", c.EligibleDelay))
 	}
@@ -108,4 +129,17 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("protocol: invalid config: %w", errors.Join(errs...))
 	}
 	return nil
+}
+
+// Scaled returns a copy of c with every duration multiplied by f, so a
+// test or a demo can walk faster while keeping Dispersy's ratios.
+func (c Config) Scaled(f float64) Config {
+	s := func(d *time.Duration) { *d = time.Duration(float64(*d) * f) }
+	for _, d := range []*time.Duration{&c.WalkInterval, &c.WalkLifetime, &c.StumbleLifetime, &c.IntroLifetime,
+		&c.DiscoveredLifetime, &c.EligibleDelay, &c.IntroRequestTimeout, &c.TrackerInsertInterval,
+		&c.TrackerRetryInterval, &c.StartJitter, &c.PunctureRetryDelay, &c.PunctureStateLifetime,
+		&c.FastWalkerInterval} {
+		s(d)
+	}
+	return c
 }

@@ -319,3 +319,6 @@ func reasonOf(err error) wire.Reason {
 	}
 	return wire.ReasonNone
 }
+
+// Now returns the node's current time (its Env's clock).
+func (n *Node) Now() Time { return n.env.Now() }

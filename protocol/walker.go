@@ -60,7 +60,9 @@ type Community struct {
 	insertTimer    Timer
 	retryTimer     Timer
 	stepFn         func()
+	fastFn         func()
 	insertFn       func()
+	fastSteps      int
 	retryPending   bool
 	firstStepTaken bool
 	steps          uint64
@@ -69,6 +71,7 @@ type Community struct {
 func newCommunity(n *Node, cid wire.CID) *Community {
 	c := &Community{node: n, cid: cid, globalTime: 1}
 	c.stepFn = c.step
+	c.fastFn = c.fastStep
 	c.insertFn = c.insertTrackersTick
 	return c
 }
@@ -98,7 +101,47 @@ func (c *Community) start() {
 	if n.cfg.StartJitter > 0 {
 		d = time.Duration(n.env.Rand().Int64N(int64(n.cfg.StartJitter)))
 	}
+	if n.cfg.FastWalker && n.cfg.FastWalkerSteps > 0 {
+		c.stepTimer = n.env.AfterFunc(d, c.fastFn)
+		return
+	}
 	c.stepTimer = n.env.AfterFunc(d, c.stepFn)
+}
+
+// fastStep is one tick of Dispersy's fast candidate walker: walk to every
+// candidate that will soon be eligible, until enough are verified.
+func (c *Community) fastStep() {
+	n := c.node
+	now := c.now()
+	cfg := &n.cfg
+	c.cleanup(now)
+	verified := 0
+	for _, x := range c.cands.list {
+		if cat := x.Category(now, cfg); cat == CategoryWalk || cat == CategoryStumble {
+			verified++
+		}
+	}
+	if verified > cfg.FastWalkerTarget || c.fastSteps >= cfg.FastWalkerSteps {
+		c.step() // switch to normal walking: a step now, then every WalkInterval
+		return
+	}
+	c.steps++
+	c.fastSteps++
+	r := n.env.Rand()
+	// walk to every candidate eligible within the next 20..27.5 s (Dispersy's
+	// constants, as fractions of the eligible delay)
+	var targets []*Candidate
+	for _, x := range c.cands.list {
+		ahead := cfg.EligibleDelay * 40 / 55
+		ahead += time.Duration(r.Float64() * float64(cfg.EligibleDelay-ahead))
+		if x.Eligible(now.Add(ahead), cfg) {
+			targets = append(targets, x)
+		}
+	}
+	for _, x := range targets {
+		c.sendIntroRequest(x, now)
+	}
+	c.stepTimer = n.env.AfterFunc(cfg.FastWalkerInterval, c.fastFn)
 }
 
 func (c *Community) stop() {
