@@ -132,7 +132,7 @@ func NewNode(o Options) (*Node, error) {
 		env: o.Env, cfg: o.Config, scheme: o.Scheme, key: o.Key, pub: o.Key.Public(), obs: obs,
 		prefixes: o.LANPrefixes, trackers: slices.Clone(o.Trackers), tracker: o.Tracker,
 		lan: o.LAN, wan: o.LAN, connType: wire.ConnUnknown,
-		buf: make([]byte, 0, 1500),
+		buf: make([]byte, 0, 256),
 	}
 	return n, nil
 }

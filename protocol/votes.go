@@ -5,18 +5,86 @@ import (
 	"slices"
 )
 
+// smallMax is the size up to which the vote tables use slices scanned
+// linearly; beyond it they switch to maps. Most nodes have a few dozen
+// voters, a tracker has one per node of the network.
+const smallMax = 32
+
+// ipCount counts votes per voter IP for one voted address.
+type ipCount struct {
+	ip netip.Addr
+	n  int32
+}
+
 // addrVotes is the tally for one voted address.
 type addrVotes struct {
-	addr netip.AddrPort
-	n    int
-	ips  map[netip.Addr]int32 // voter IP -> votes from that IP
+	addr  netip.AddrPort
+	n     int
+	small []ipCount            // voter IP -> votes, while few
+	big   map[netip.Addr]int32 // the same, once many
+}
+
+func (t *addrVotes) inc(ip netip.Addr) {
+	t.n++
+	if t.big != nil {
+		t.big[ip]++
+		return
+	}
+	for i := range t.small {
+		if t.small[i].ip == ip {
+			t.small[i].n++
+			return
+		}
+	}
+	if len(t.small) < smallMax {
+		t.small = append(t.small, ipCount{ip, 1})
+		return
+	}
+	t.big = make(map[netip.Addr]int32, 2*smallMax)
+	for _, c := range t.small {
+		t.big[c.ip] = c.n
+	}
+	t.small = nil
+	t.big[ip]++
+}
+
+func (t *addrVotes) dec(ip netip.Addr) {
+	t.n--
+	if t.big != nil {
+		if t.big[ip]--; t.big[ip] <= 0 {
+			delete(t.big, ip)
+		}
+		return
+	}
+	for i := range t.small {
+		if t.small[i].ip == ip {
+			if t.small[i].n--; t.small[i].n <= 0 {
+				t.small = slices.Delete(t.small, i, i+1)
+			}
+			return
+		}
+	}
+}
+
+// distinctIPs returns the number of distinct voter IPs.
+func (t *addrVotes) distinctIPs() int {
+	if t.big != nil {
+		return len(t.big)
+	}
+	return len(t.small)
+}
+
+// ballot is one voter's current vote.
+type ballot struct {
+	voter, addr netip.AddrPort
 }
 
 // votes is the WAN-address election of one node: every peer that tells us
 // the address it sees us at gets one vote (Dispersy's wan_address_vote).
 type votes struct {
-	byVoter map[netip.AddrPort]netip.AddrPort
-	tally   []*addrVotes // in order of first vote; deterministic
+	small []ballot                          // while few voters
+	big   map[netip.AddrPort]netip.AddrPort // voter -> address, once many
+	tally []*addrVotes                      // in order of first vote; deterministic
 }
 
 func (v *votes) find(a netip.AddrPort) int {
@@ -36,23 +104,47 @@ func (v *votes) count(a netip.AddrPort) int {
 	return 0
 }
 
+// take removes and returns voter's ballot.
+func (v *votes) take(voter netip.AddrPort) (netip.AddrPort, bool) {
+	if v.big != nil {
+		a, ok := v.big[voter]
+		if ok {
+			delete(v.big, voter)
+		}
+		return a, ok
+	}
+	for i := range v.small {
+		if v.small[i].voter == voter {
+			a := v.small[i].addr
+			last := len(v.small) - 1
+			v.small[i] = v.small[last]
+			v.small = v.small[:last]
+			return a, true
+		}
+	}
+	return netip.AddrPort{}, false
+}
+
+// voters returns the number of voters.
+func (v *votes) voters() int {
+	if v.big != nil {
+		return len(v.big)
+	}
+	return len(v.small)
+}
+
 // unvote removes voter's vote, if any.
 func (v *votes) unvote(voter netip.AddrPort) {
-	a, ok := v.byVoter[voter]
+	a, ok := v.take(voter)
 	if !ok {
 		return
 	}
-	delete(v.byVoter, voter)
 	i := v.find(a)
 	if i < 0 {
 		return
 	}
 	t := v.tally[i]
-	t.n--
-	ip := voter.Addr()
-	if t.ips[ip]--; t.ips[ip] <= 0 {
-		delete(t.ips, ip)
-	}
+	t.dec(voter.Addr())
 	if t.n <= 0 {
 		v.tally = slices.Delete(v.tally, i, i+1)
 	}
@@ -60,18 +152,25 @@ func (v *votes) unvote(voter netip.AddrPort) {
 
 // add records voter's vote for a (after unvote).
 func (v *votes) add(a, voter netip.AddrPort) {
-	if v.byVoter == nil {
-		v.byVoter = make(map[netip.AddrPort]netip.AddrPort)
+	switch {
+	case v.big != nil:
+		v.big[voter] = a
+	case len(v.small) < smallMax:
+		v.small = append(v.small, ballot{voter, a})
+	default:
+		v.big = make(map[netip.AddrPort]netip.AddrPort, 2*smallMax)
+		for _, b := range v.small {
+			v.big[b.voter] = b.addr
+		}
+		v.small = nil
+		v.big[voter] = a
 	}
-	v.byVoter[voter] = a
 	i := v.find(a)
 	if i < 0 {
-		v.tally = append(v.tally, &addrVotes{addr: a, ips: make(map[netip.Addr]int32, 1)})
+		v.tally = append(v.tally, &addrVotes{addr: a})
 		i = len(v.tally) - 1
 	}
-	t := v.tally[i]
-	t.n++
-	t.ips[voter.Addr()]++
+	v.tally[i].inc(voter.Addr())
 }
 
 // addresses returns how many distinct addresses have votes.
@@ -81,7 +180,7 @@ func (v *votes) addresses() int { return len(v.tally) }
 // least two different IPs.
 func (v *votes) anyMultiIP() bool {
 	for _, t := range v.tally {
-		if len(t.ips) > 1 {
+		if t.distinctIPs() > 1 {
 			return true
 		}
 	}

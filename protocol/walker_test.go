@@ -235,9 +235,7 @@ func TestConnectionType(t *testing.T) {
 		f.now = f.now.Add(time.Hour)
 		c.cleanup(f.now)
 		// voters without candidates: drop them by hand, as Dispersy's cleanup does
-		for v := range n.votes.byVoter {
-			n.votes.unvote(v)
-		}
+		n.votes = votes{}
 	}
 	phase := func(name string, voterIP string, votes func(i int) netip.AddrPort, count int, want wire.ConnType, fromVote int) {
 		t.Helper()
