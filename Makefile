@@ -1,0 +1,61 @@
+# Dispersy in Go: protocol core, simulator, real peer.
+# `make sim` runs the default scenario; `make test` is what CI runs.
+
+GO          ?= go
+GOBIN       := $(shell $(GO) env GOPATH)/bin
+STATICCHECK := $(GOBIN)/staticcheck
+STATICCHECK_VERSION := v0.8.2
+SCENARIO    ?= scenarios/walker-10k.yaml
+SEED        ?=
+FUZZTIME    ?= 30s
+# packages cheap enough for the race detector on every run
+RACE_PKGS   := ./protocol/... ./natmodels/... ./realnet/... ./scenarios/... ./internal/...
+
+.PHONY: all build test vet staticcheck unit race sim bench fuzz determinism results clean
+
+all: build
+
+build:
+	$(GO) build ./...
+
+## test: vet, staticcheck, the architecture (spine) check and all tests, the race detector where affordable
+test: vet staticcheck unit race
+
+vet:
+	$(GO) vet ./...
+
+$(STATICCHECK):
+	$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+staticcheck: $(STATICCHECK)
+	$(STATICCHECK) ./...
+
+unit:
+	$(GO) test -count=1 ./...
+
+race:
+	$(GO) test -count=1 -race $(RACE_PKGS)
+
+## sim: run the default scenario (SCENARIO=..., SEED=...)
+sim:
+	$(GO) run ./cmd/sim run $(SCENARIO) $(if $(SEED),--seed $(SEED))
+
+## bench: Go benchmarks (event queue, codec, NAT tables, crypto)
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./protocol/... ./simnet/... ./natmodels/...
+
+## fuzz: every fuzz target for FUZZTIME each
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./protocol/wire/
+	$(GO) test -run '^$$' -fuzz '^FuzzHandlePacket$$' -fuzztime $(FUZZTIME) ./protocol/
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./scenarios/
+
+## determinism: the same scenario and seed twice, under GOMAXPROCS=1 and 2, must give one trace hash
+determinism:
+	GOMAXPROCS=1 $(GO) run ./cmd/sim run scenarios/walker-small.yaml --quiet --out /tmp/det-1 > /dev/null
+	GOMAXPROCS=2 $(GO) run ./cmd/sim run scenarios/walker-small.yaml --quiet --out /tmp/det-2 > /dev/null
+	@h1=$$(grep trace_hash /tmp/det-1/summary.json); h2=$$(grep trace_hash /tmp/det-2/summary.json); \
+	  echo "$$h1"; echo "$$h2"; test "$$h1" = "$$h2"
+
+clean:
+	rm -rf results/runs

@@ -1,0 +1,179 @@
+// Command sim runs scenario files on the deterministic network simulator.
+//
+//	sim run FILE [--seed N] [--out DIR]
+//
+// It prints progress while the run goes, a summary table at the end, and
+// writes DIR/summary.json (default DIR: results/runs/NAME-SEED/).
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"strconv"
+	"time"
+
+	"github.com/olekukonko/tablewriter"
+
+	"github.com/dispersy-go/dispersy/runner"
+	"github.com/dispersy-go/dispersy/scenarios"
+)
+
+const usage = `usage: sim run FILE [--seed N] [--out DIR] [--quiet] [--cpuprofile FILE] [--memprofile FILE]`
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "sim:", err)
+		os.Exit(2)
+	}
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "run" {
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+			fmt.Fprintln(stdout, usage)
+			return nil
+		}
+		return errors.New(usage)
+	}
+	fs := flag.NewFlagSet("sim run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	seedFlag := fs.String("seed", "", "seed (overrides the scenario's)")
+	out := fs.String("out", "", "output directory (default results/runs/NAME-SEED)")
+	quiet := fs.Bool("quiet", false, "no progress lines")
+	cpuprof := fs.String("cpuprofile", "", "write a CPU profile to this file")
+	memprof := fs.String("memprofile", "", "write a heap profile at the end of the run to this file")
+	// accept flags before or after FILE
+	var file string
+	rest := args[1:]
+	for len(rest) > 0 {
+		if err := fs.Parse(rest); err != nil {
+			return err
+		}
+		rest = fs.Args()
+		if len(rest) > 0 {
+			if file != "" {
+				return fmt.Errorf("unexpected argument %q\n%s", rest[0], usage)
+			}
+			file, rest = rest[0], rest[1:]
+		}
+	}
+	if file == "" {
+		return fmt.Errorf("missing scenario FILE\n%s", usage)
+	}
+	s, err := scenarios.Load(file)
+	if err != nil {
+		return err
+	}
+	opts := runner.Options{Clock: time.Now}
+	seed := s.Seed
+	if *seedFlag != "" {
+		v, err := strconv.ParseUint(*seedFlag, 10, 64)
+		if err != nil {
+			return fmt.Errorf("--seed %q: want an unsigned integer", *seedFlag)
+		}
+		seed = v
+		opts.Seed = &seed
+	}
+	dir := *out
+	if dir == "" {
+		dir = filepath.Join("results", "runs", fmt.Sprintf("%s-%d", s.Name, seed))
+	}
+	if !*quiet {
+		opts.OnProgress = func(p runner.Progress) {
+			fmt.Fprintf(stderr, "  %6.0fs / %.0fs virtual  %5.1fs wall  %11d events  %11d delivered  heap %6.0f MiB\n",
+				p.Virtual.Seconds(), p.Duration.Seconds(), p.Wall.Seconds(), p.Events, p.Delivered,
+				float64(p.HeapBytes)/(1<<20))
+		}
+		fmt.Fprintf(stderr, "sim: %s: %d nodes, %d trackers, %v virtual, seed %d, crypto %s\n",
+			s.Name, s.Nodes, s.Trackers, s.Duration, seed, s.Crypto)
+	}
+	if *cpuprof != "" {
+		f, err := os.Create(*cpuprof)
+		if err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	sum, err := runner.Run(s, opts)
+	if err != nil {
+		return err
+	}
+	if *memprof != "" {
+		f, err := os.Create(*memprof)
+		if err != nil {
+			return fmt.Errorf("--memprofile: %w", err)
+		}
+		if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+			f.Close()
+			return fmt.Errorf("--memprofile: %w", err)
+		}
+		f.Close()
+	}
+	if sum.WallSeconds > 0 {
+		sum.DeliveredPerWallSecond = float64(sum.PacketsDelivered) / sum.WallSeconds
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("output directory: %w", err)
+	}
+	b, err := json.MarshalIndent(sum, "", "  ")
+	if err != nil {
+		return fmt.Errorf("summary: %w", err)
+	}
+	path := filepath.Join(dir, "summary.json")
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("summary: %w", err)
+	}
+	printSummary(stdout, sum)
+	fmt.Fprintf(stdout, "summary written to %s\n", path)
+	return nil
+}
+
+func printSummary(w io.Writer, s *runner.Summary) {
+	t := tablewriter.NewWriter(w)
+	t.Header("metric", "value")
+	rows := [][]string{
+		{"scenario", s.Scenario},
+		{"seed", strconv.FormatUint(s.Seed, 10)},
+		{"nodes / trackers", fmt.Sprintf("%d / %d", s.Nodes, s.Trackers)},
+		{"crypto", s.Crypto},
+		{"virtual time", fmt.Sprintf("%.0f s", s.VirtualSeconds)},
+		{"wall time", fmt.Sprintf("%.1f s", s.WallSeconds)},
+		{"events", strconv.FormatInt(s.Events, 10)},
+		{"packets sent / delivered", fmt.Sprintf("%d / %d", s.PacketsSent, s.PacketsDelivered)},
+		{"dropped: loss / nat filtered", fmt.Sprintf("%d / %d", s.PacketsDropped["loss"], s.PacketsDropped["nat_filtered"])},
+		{"delivered per wall second", fmt.Sprintf("%.0f", s.DeliveredPerWallSecond)},
+		{"max heap", fmt.Sprintf("%.0f MiB", float64(s.MaxHeapBytes)/(1<<20))},
+		{"connected fraction", fmt.Sprintf("%.4f", s.Walker.ConnectedFraction)},
+		{"mean verified candidates", fmt.Sprintf("%.2f", s.Walker.MeanVerifiedCandidates)},
+		{"connection type accuracy", fmt.Sprintf("%.4f", s.Walker.ConnectionTypeAccuracy)},
+		{"puncture success", fmt.Sprintf("%.4f (%d / %d)", s.Puncture.SuccessRate, s.Puncture.Overall.Successes, s.Puncture.Overall.Introductions)},
+		{"trace hash", s.TraceHash},
+	}
+	_ = t.Bulk(rows)
+	_ = t.Render()
+
+	if len(s.Puncture.Pairs) == 0 {
+		return
+	}
+	p := tablewriter.NewWriter(w)
+	p.Header("NAT pair", "introductions", "successes", "rate")
+	for _, k := range runner.PairOrder(s.Puncture.Pairs) {
+		ps := s.Puncture.Pairs[k]
+		rate := 0.0
+		if ps.Introductions > 0 {
+			rate = float64(ps.Successes) / float64(ps.Introductions)
+		}
+		_ = p.Append([]string{k, strconv.FormatInt(ps.Introductions, 10), strconv.FormatInt(ps.Successes, 10), fmt.Sprintf("%.3f", rate)})
+	}
+	_ = p.Render()
+}

@@ -1,0 +1,259 @@
+// Package runner runs a scenario (package scenarios) on the simulator
+// (package simnet) with one protocol node per simulated host, and measures
+// the run into a Summary: the contract of summary.json.
+package runner
+
+import (
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"net/netip"
+	"runtime"
+	"runtime/metrics"
+	"time"
+
+	"github.com/dispersy-go/dispersy/natmodels"
+	"github.com/dispersy-go/dispersy/protocol"
+	"github.com/dispersy-go/dispersy/protocol/wire"
+	"github.com/dispersy-go/dispersy/scenarios"
+	"github.com/dispersy-go/dispersy/simnet"
+)
+
+// Progress is what a run reports while it goes.
+type Progress struct {
+	Virtual   time.Duration // virtual time reached
+	Duration  time.Duration // the scenario's duration
+	Wall      time.Duration // wall time since the run started
+	Events    int64
+	Delivered int64
+	HeapBytes uint64
+}
+
+// Options tune a run.
+type Options struct {
+	// Seed overrides the scenario's seed when non-nil.
+	Seed *uint64
+	// ProgressEvery is the virtual-time period of OnProgress calls (default 30 s).
+	ProgressEvery time.Duration
+	// OnProgress, if set, is called every ProgressEvery of virtual time.
+	OnProgress func(Progress)
+	// NoPipeline signs and verifies ed25519 on the event loop itself
+	// instead of on worker goroutines with verification memoised (same
+	// results, for measuring the raw cost).
+	NoPipeline bool
+	// Clock returns wall time; it is only used for wall_seconds and progress
+	// (nil: the runner measures nothing and reports 0).
+	Clock func() time.Time
+}
+
+// CommunityID returns the community every simulated node joins: the SHA-1
+// of a fixed name, as a community's id is the SHA-1 of its master key.
+func CommunityID() wire.CID { return wire.CID(sha1.Sum([]byte("dispersy-go simulated community"))) }
+
+// node is one simulated peer.
+type node struct {
+	host    *simnet.Host
+	node    *protocol.Node
+	profile string
+	tracker bool
+	rank    int
+}
+
+type run struct {
+	s       *scenarios.Scenario
+	seed    uint64
+	cfg     protocol.Config
+	net     *simnet.Network
+	nodes   []*node // trackers first
+	peers   []*node // non-tracker nodes
+	punct   *punctureTracker
+	sent    [256]int64
+	sentB   [256]int64
+	drops   [wire.NumReasons]int64
+	maxHeap uint64
+}
+
+// Run executes the scenario and returns its summary.
+func Run(s *scenarios.Scenario, o Options) (*Summary, error) {
+	r := &run{s: s, seed: s.Seed}
+	if o.Seed != nil {
+		r.seed = *o.Seed
+	}
+	r.cfg = protocol.DefaultConfig()
+	if err := s.ApplyOverrides(&r.cfg); err != nil {
+		return nil, err
+	}
+	if err := r.cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: protocol: %w", s.File, err)
+	}
+	scheme, err := protocol.SchemeByName(s.Crypto, r.seed)
+	if err != nil {
+		return nil, fmt.Errorf("%s: crypto: %w", s.File, err)
+	}
+	var seal func([]byte) func()
+	if scheme.Name() == "ed25519" && !o.NoPipeline {
+		p := newPipelined(runtime.GOMAXPROCS(0))
+		defer p.close()
+		scheme, seal = p, p.seal
+	}
+	lat, err := latency(s.Network.Latency)
+	if err != nil {
+		return nil, fmt.Errorf("%s: network.latency: %w", s.File, err)
+	}
+	r.net, err = simnet.New(simnet.Config{Seed: r.seed, Latency: lat, Loss: s.Network.Loss, Seal: seal})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s.File, err)
+	}
+	var start time.Time
+	if o.Clock != nil {
+		start = o.Clock()
+	}
+	if err := r.build(scheme); err != nil {
+		return nil, err
+	}
+	every := o.ProgressEvery
+	if every <= 0 {
+		every = 30 * time.Second
+	}
+	r.net.OnProgress(every, func(now time.Duration) {
+		r.punct.finalize(now)
+		h := heapBytes()
+		r.maxHeap = max(r.maxHeap, h)
+		if o.OnProgress != nil {
+			st := r.net.Stats()
+			p := Progress{Virtual: now, Duration: s.Duration, Events: st.Events, Delivered: st.PacketsDelivered, HeapBytes: h}
+			if o.Clock != nil {
+				p.Wall = o.Clock().Sub(start)
+			}
+			o.OnProgress(p)
+		}
+	})
+	if err := r.net.RunUntil(s.Duration); err != nil {
+		return nil, fmt.Errorf("%s: %w", s.File, err)
+	}
+	r.punct.finalize(s.Duration + time.Hour) // count every finished window
+	r.maxHeap = max(r.maxHeap, heapBytes())
+	sum := r.summary(scheme.Name())
+	if o.Clock != nil {
+		sum.WallSeconds = o.Clock().Sub(start).Seconds()
+	}
+	return sum, nil
+}
+
+func latency(l scenarios.Latency) (simnet.Latency, error) {
+	switch l.Distribution {
+	case scenarios.DistConstant, "":
+		d := l.Value
+		if d == 0 {
+			d = scenarios.DefaultLatency
+		}
+		return simnet.ConstantLatency{D: d}, nil
+	case scenarios.DistUniform:
+		return simnet.UniformLatency{Min: l.Min, Max: l.Max}, nil
+	case scenarios.DistLognormal:
+		return simnet.LogNormalLatency{Median: l.Median, Sigma: l.Sigma}, nil
+	}
+	return nil, fmt.Errorf("unknown distribution %q", l.Distribution)
+}
+
+// keySeed derives node i's key seed from the run seed.
+func keySeed(seed uint64, i int) [32]byte {
+	var b [24]byte
+	copy(b[:8], "node-key")
+	binary.BigEndian.PutUint64(b[8:], seed)
+	binary.BigEndian.PutUint64(b[16:], uint64(i))
+	return sha256.Sum256(b[:])
+}
+
+func (r *run) build(scheme protocol.Scheme) error {
+	s := r.s
+	profiles, err := natmodels.Assign(s.NAT.Mix, s.Nodes, r.net.Rand("nat-assign", 0))
+	if err != nil {
+		return fmt.Errorf("%s: nat.mix: %w", s.File, err)
+	}
+	var trackers []netip.AddrPort
+	total := s.Trackers + s.Nodes
+	r.nodes = make([]*node, 0, total)
+	r.punct = newPunctureTracker(r)
+	for i := 0; i < total; i++ {
+		isTracker := i < s.Trackers
+		name := "public"
+		if !isTracker {
+			name = profiles[i-s.Trackers]
+		}
+		prof, ok := natmodels.LookupProfile(name)
+		if !ok {
+			return fmt.Errorf("%s: nat.mix: unknown profile %q", s.File, name)
+		}
+		if s.NAT.MappingTimeout > 0 {
+			prof = prof.WithTimeout(s.NAT.MappingTimeout)
+		}
+		h, err := r.net.AddHost(prof)
+		if err != nil {
+			return fmt.Errorf("%s: host %d: %w", s.File, i, err)
+		}
+		nd := &node{host: h, profile: name, tracker: isTracker, rank: natmodels.Rank(name)}
+		opts := protocol.Options{
+			Env: h.Env(), Config: r.cfg, Scheme: scheme, Key: scheme.NewKey(keySeed(r.seed, i)),
+			LAN: h.Addr(), LANPrefixes: []netip.Prefix{netip.PrefixFrom(h.Addr().Addr(), 32)},
+			Tracker: isTracker, Observer: &observer{r: r, n: nd},
+		}
+		if !isTracker {
+			opts.Trackers = trackers
+		}
+		pn, err := protocol.NewNode(opts)
+		if err != nil {
+			return fmt.Errorf("%s: node %d: %w", s.File, i, err)
+		}
+		nd.node = pn
+		h.SetHandler(pn.HandlePacket)
+		r.nodes = append(r.nodes, nd)
+		if isTracker {
+			trackers = append(trackers, h.Addr())
+		} else {
+			r.peers = append(r.peers, nd)
+		}
+	}
+	r.net.OnDeliver(r.punct.delivered)
+	cid := CommunityID()
+	for _, nd := range r.nodes {
+		if !nd.tracker {
+			nd.node.Join(cid)
+		}
+	}
+	return nil
+}
+
+// observer feeds one node's events into the run's counters.
+type observer struct {
+	r *run
+	n *node
+}
+
+func (o *observer) PacketSent(t wire.Type, size int) {
+	o.r.sent[t]++
+	o.r.sentB[t] += int64(size)
+}
+
+func (o *observer) PacketDropped(reason wire.Reason) { o.r.drops[reason]++ }
+
+func (o *observer) Introduced(_ wire.CID, _, introduced netip.AddrPort) {
+	o.r.punct.introduced(o.n, introduced)
+}
+
+func (o *observer) ConnTypeChanged(wire.ConnType) {}
+
+// heapBytes returns the bytes of live and not-yet-swept heap objects.
+func heapBytes() uint64 {
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() == metrics.KindUint64 {
+		return s[0].Value.Uint64()
+	}
+	return 0
+}
+
+// HashHex renders a trace hash.
+func HashHex(h [32]byte) string { return hex.EncodeToString(h[:]) }

@@ -1,0 +1,220 @@
+package runner
+
+import (
+	"runtime"
+	"slices"
+
+	"github.com/dispersy-go/dispersy/natmodels"
+	"github.com/dispersy-go/dispersy/protocol"
+	"github.com/dispersy-go/dispersy/protocol/wire"
+)
+
+// Summary is the result of a run, written as summary.json. Fields named in
+// the project's summary contract are never renamed; later blocks are added.
+type Summary struct {
+	Scenario         string           `json:"scenario"`
+	Seed             uint64           `json:"seed"`
+	Nodes            int              `json:"nodes"`
+	Trackers         int              `json:"trackers"`
+	Crypto           string           `json:"crypto"`
+	VirtualSeconds   float64          `json:"virtual_seconds"`
+	WallSeconds      float64          `json:"wall_seconds"`
+	Events           int64            `json:"events"`
+	PacketsSent      int64            `json:"packets_sent"`
+	PacketsDelivered int64            `json:"packets_delivered"`
+	PacketsDropped   map[string]int64 `json:"packets_dropped"`
+	MaxHeapBytes     uint64           `json:"max_heap_bytes"`
+	TraceHash        string           `json:"trace_hash"`
+	Walker           WalkerSummary    `json:"walker"`
+	Puncture         PunctureSummary  `json:"puncture"`
+
+	// DeliveredPerWallSecond is the engine's throughput.
+	DeliveredPerWallSecond float64 `json:"delivered_per_wall_second"`
+	// Messages counts what the nodes sent, by message type.
+	Messages map[string]MessageStats `json:"messages"`
+	// NodeDrops counts packets the nodes rejected, by reason.
+	NodeDrops map[string]int64 `json:"node_drops"`
+	// Build describes the machine and toolchain (results record GOARCH).
+	Build BuildInfo `json:"build"`
+}
+
+// WalkerSummary measures the walker at the end of the run.
+type WalkerSummary struct {
+	// ConnectedFraction is the share of peers with at least one
+	// non-tracker candidate in the walk category (walked to and answered
+	// within the walk lifetime).
+	ConnectedFraction float64 `json:"connected_fraction"`
+	// MeanVerifiedCandidates is the mean number of walk+stumble candidates.
+	MeanVerifiedCandidates float64 `json:"mean_verified_candidates"`
+	// ConnectionTypeAccuracy is the share of peers whose detected
+	// connection type is the one Dispersy should detect behind their NAT.
+	ConnectionTypeAccuracy float64 `json:"connection_type_accuracy"`
+	// ConnectionTypes counts detected types per NAT profile.
+	ConnectionTypes map[string]map[string]int `json:"connection_types"`
+	// MeanCandidates is the mean number of candidates per category.
+	MeanCandidates map[string]float64 `json:"mean_candidates"`
+}
+
+// PairStats counts introductions between two NAT profiles and how many of
+// them punctured.
+type PairStats struct {
+	Introductions int64 `json:"introductions"`
+	Successes     int64 `json:"successes"`
+}
+
+// PunctureSummary is the NAT-pair matrix.
+type PunctureSummary struct {
+	// Pairs is keyed "A/B" with A before B in natmodels' canonical order.
+	Pairs map[string]*PairStats `json:"pairs"`
+	// Overall sums every pair.
+	Overall PairStats `json:"overall"`
+	// SuccessRate is Overall.Successes / Overall.Introductions.
+	SuccessRate float64 `json:"success_rate"`
+	// Window is the puncture window in seconds.
+	WindowSeconds float64 `json:"window_seconds"`
+	// Unresolved counts introductions naming an address no host owns.
+	Unresolved int64 `json:"unresolved"`
+	// Truncated counts introductions too late in the run to be judged.
+	Truncated int64 `json:"truncated"`
+}
+
+// MessageStats counts sent packets of one type.
+type MessageStats struct {
+	Count int64 `json:"count"`
+	Bytes int64 `json:"bytes"`
+}
+
+// BuildInfo records what ran the simulation.
+type BuildInfo struct {
+	GoVersion  string `json:"go_version"`
+	GOOS       string `json:"goos"`
+	GOARCH     string `json:"goarch"`
+	GOMAXPROCS int    `json:"gomaxprocs"`
+	NumCPU     int    `json:"num_cpu"`
+}
+
+// expectedConnType is what Dispersy's vote should conclude behind profile
+// p: public without NAT, symmetric-NAT behind any address- or
+// port-dependent mapping, unknown behind cone NATs.
+func expectedConnType(p natmodels.Profile) wire.ConnType {
+	if len(p.Chain) == 0 {
+		return wire.ConnPublic
+	}
+	for _, b := range p.Chain {
+		if b.Mapping != natmodels.EndpointIndependent && !b.PerFlow {
+			return wire.ConnSymmetricNAT
+		}
+	}
+	return wire.ConnUnknown
+}
+
+func (r *run) summary(crypto string) *Summary {
+	st := r.net.Stats()
+	s := &Summary{
+		Scenario: r.s.Name, Seed: r.seed, Nodes: r.s.Nodes, Trackers: r.s.Trackers, Crypto: crypto,
+		VirtualSeconds: r.s.Duration.Seconds(), Events: st.Events, PacketsSent: st.PacketsSent,
+		PacketsDelivered: st.PacketsDelivered, PacketsDropped: st.DropsByName(), MaxHeapBytes: r.maxHeap,
+		TraceHash: HashHex(r.net.TraceHash()),
+		Messages:  map[string]MessageStats{}, NodeDrops: map[string]int64{},
+		Build: BuildInfo{GoVersion: runtime.Version(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH,
+			GOMAXPROCS: runtime.GOMAXPROCS(0), NumCPU: runtime.NumCPU()},
+	}
+	for t, c := range r.sent {
+		if c > 0 {
+			s.Messages[wire.Type(t).String()] = MessageStats{Count: c, Bytes: r.sentB[t]}
+		}
+	}
+	for reason, c := range r.drops {
+		if c > 0 {
+			s.NodeDrops[wire.Reason(reason).String()] = c
+		}
+	}
+	s.Walker = r.walkerSummary()
+	ps := PunctureSummary{Pairs: r.punct.pairs, WindowSeconds: PunctureWindow.Seconds(),
+		Unresolved: r.punct.unresolved, Truncated: r.punct.truncated}
+	for _, p := range r.punct.pairs {
+		ps.Overall.Introductions += p.Introductions
+		ps.Overall.Successes += p.Successes
+	}
+	if ps.Overall.Introductions > 0 {
+		ps.SuccessRate = float64(ps.Overall.Successes) / float64(ps.Overall.Introductions)
+	}
+	s.Puncture = ps
+	return s
+}
+
+func (r *run) walkerSummary() WalkerSummary {
+	w := WalkerSummary{ConnectionTypes: map[string]map[string]int{}, MeanCandidates: map[string]float64{}}
+	if len(r.peers) == 0 {
+		return w
+	}
+	cid := CommunityID()
+	var connected, verified, correct int
+	cats := map[protocol.Category]int{}
+	for _, nd := range r.peers {
+		n := nd.node
+		now := n.Now()
+		cfg := n.Config()
+		ok := false
+		for _, x := range n.Community(cid).Candidates() {
+			cat := x.Category(now, cfg)
+			cats[cat]++
+			if cat == protocol.CategoryWalk || cat == protocol.CategoryStumble {
+				verified++
+			}
+			if cat == protocol.CategoryWalk && !x.Tracker {
+				ok = true
+			}
+		}
+		if ok {
+			connected++
+		}
+		prof, _ := natmodels.LookupProfile(nd.profile)
+		got := n.ConnType()
+		if got == expectedConnType(prof) {
+			correct++
+		}
+		m := w.ConnectionTypes[nd.profile]
+		if m == nil {
+			m = map[string]int{}
+			w.ConnectionTypes[nd.profile] = m
+		}
+		m[got.String()]++
+	}
+	n := float64(len(r.peers))
+	w.ConnectedFraction = float64(connected) / n
+	w.MeanVerifiedCandidates = float64(verified) / n
+	w.ConnectionTypeAccuracy = float64(correct) / n
+	for _, c := range []protocol.Category{protocol.CategoryWalk, protocol.CategoryStumble, protocol.CategoryIntro, protocol.CategoryDiscovered} {
+		w.MeanCandidates[c.String()] = float64(cats[c]) / n
+	}
+	return w
+}
+
+// PairOrder returns the pair keys of m in canonical profile order.
+func PairOrder(m map[string]*PairStats) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	rank := func(k string) (int, int) {
+		for i := range k {
+			if k[i] == '/' {
+				return natmodels.Rank(k[:i]), natmodels.Rank(k[i+1:])
+			}
+		}
+		return -1, -1
+	}
+	slices.SortFunc(keys, func(a, b string) int {
+		a1, a2 := rank(a)
+		b1, b2 := rank(b)
+		if a1 != b1 {
+			return a1 - b1
+		}
+		if a2 != b2 {
+			return a2 - b2
+		}
+		return 0
+	})
+	return keys
+}

@@ -1,0 +1,112 @@
+package scenarios
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Marshal returns s as a version-0 scenario file with every default spelled
+// out, e.g. to record the effective scenario next to a run's results. For a
+// Scenario that Parse returned, Parse of the output gives back an equal
+// Scenario (File, and the positions of override values, aside).
+func (s *Scenario) Marshal() ([]byte, error) {
+	lat := s.Network.Latency
+	latency := flow(pair("distribution", str(lat.Distribution)))
+	switch lat.Distribution {
+	case DistConstant:
+		latency.Content = append(latency.Content, pair("value", dur(lat.Value))...)
+	case DistUniform:
+		latency.Content = append(latency.Content, pair("min", dur(lat.Min))...)
+		latency.Content = append(latency.Content, pair("max", dur(lat.Max))...)
+	case DistLognormal:
+		latency.Content = append(latency.Content, pair("median", dur(lat.Median))...)
+		latency.Content = append(latency.Content, pair("sigma", num(lat.Sigma))...)
+	}
+	mix := flow()
+	for _, sh := range s.NAT.Mix {
+		mix.Content = append(mix.Content, pair(sh.Profile, num(sh.Fraction))...)
+	}
+	nat := block(pair("mix", mix))
+	if s.NAT.MappingTimeout != 0 {
+		nat.Content = append(nat.Content, pair("mapping_timeout", dur(s.NAT.MappingTimeout))...)
+	}
+	root := block(
+		pair("name", str(s.Name)),
+		pair("seed", plain(strconv.FormatUint(s.Seed, 10))),
+		pair("duration", dur(s.Duration)),
+		pair("nodes", plain(strconv.Itoa(s.Nodes))),
+		pair("trackers", plain(strconv.Itoa(s.Trackers))),
+		pair("network", block(pair("latency", latency), pair("loss", num(s.Network.Loss)))),
+		pair("nat", nat),
+		pair("crypto", str(s.Crypto)),
+	)
+	if len(s.Protocol) > 0 {
+		proto := flow()
+		for _, o := range s.Protocol {
+			v := plain("")
+			if o.Value != nil {
+				c := *o.Value
+				c.Line, c.Column, c.HeadComment, c.LineComment, c.FootComment = 0, 0, "", "", ""
+				v = &c
+			}
+			proto.Content = append(proto.Content, pair(o.Key, v)...)
+		}
+		root.Content = append(root.Content, pair("protocol", proto)...)
+	}
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(root); err != nil {
+		return nil, fmt.Errorf("marshal scenario %s: %w", s.Name, err)
+	}
+	if err := enc.Close(); err != nil {
+		return nil, fmt.Errorf("marshal scenario %s: %w", s.Name, err)
+	}
+	return buf.Bytes(), nil
+}
+
+// pair returns a key node and its value, to append to a mapping's Content.
+func pair(key string, v *yaml.Node) []*yaml.Node {
+	return []*yaml.Node{str(key), v}
+}
+
+// block returns a block-style mapping of the given pairs.
+func block(pairs ...[]*yaml.Node) *yaml.Node {
+	m := &yaml.Node{Kind: yaml.MappingNode}
+	for _, p := range pairs {
+		m.Content = append(m.Content, p...)
+	}
+	return m
+}
+
+// flow returns a flow-style ({a: 1, b: 2}) mapping of the given pairs.
+func flow(pairs ...[]*yaml.Node) *yaml.Node {
+	m := block(pairs...)
+	m.Style = yaml.FlowStyle
+	return m
+}
+
+// str returns a string scalar, quoted on output if it would read as
+// something else.
+func str(s string) *yaml.Node {
+	return &yaml.Node{Kind: yaml.ScalarNode, Tag: tagStr, Value: s}
+}
+
+// plain returns a scalar whose type YAML resolves from its text.
+func plain(s string) *yaml.Node {
+	return &yaml.Node{Kind: yaml.ScalarNode, Value: s}
+}
+
+// dur returns a duration scalar in Go syntax.
+func dur(d time.Duration) *yaml.Node {
+	return str(d.String())
+}
+
+// num returns a number scalar that parses back to exactly f.
+func num(f float64) *yaml.Node {
+	return plain(strconv.FormatFloat(f, 'g', -1, 64))
+}

@@ -1,0 +1,387 @@
+package scenarios
+
+import (
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dispersy-go/dispersy/natmodels"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/bad/*.err from the current output")
+
+// walkerMix is the NAT mix of walker-10k and its relatives.
+func walkerMix() []natmodels.Share {
+	return []natmodels.Share{
+		{Profile: "public", Fraction: 0.2},
+		{Profile: "full-cone", Fraction: 0.1},
+		{Profile: "restricted-cone", Fraction: 0.2},
+		{Profile: "port-restricted-cone", Fraction: 0.3},
+		{Profile: "symmetric", Fraction: 0.2},
+	}
+}
+
+// TestBadFiles checks every testdata/bad/X.yaml against the exact error
+// text in X.err (run with -update to regenerate), and that every error line
+// names the file, a line and, for all but file-level problems, a key.
+func TestBadFiles(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "bad", "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no bad scenarios: %v", err)
+	}
+	for _, file := range files {
+		name := strings.TrimSuffix(filepath.Base(file), ".yaml")
+		t.Run(name, func(t *testing.T) {
+			s, err := Load(file)
+			if err == nil {
+				t.Fatalf("Load(%s) = %+v, want an error", file, s)
+			}
+			if s != nil {
+				t.Errorf("Load(%s) returned a scenario along with its error", file)
+			}
+			got := err.Error() + "\n"
+			golden := strings.TrimSuffix(file, ".yaml") + ".err"
+			if *update {
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, rerr := os.ReadFile(golden)
+			if rerr != nil {
+				t.Fatalf("%v (run go test -update to create it)", rerr)
+			}
+			if got != string(want) {
+				t.Errorf("Load(%s) error:\n%s\nwant:\n%s", file, got, want)
+			}
+			lineRE := regexp.MustCompile(`^` + regexp.QuoteMeta(file) + `:[1-9][0-9]*: `)
+			for _, l := range strings.Split(strings.TrimSuffix(got, "\n"), "\n") {
+				if !lineRE.MatchString(l) {
+					t.Errorf("error line %q does not start with %s:LINE:", l, file)
+				}
+			}
+			// Every joined error is an *Error in file order.
+			var errs []*Error
+			if j, ok := err.(interface{ Unwrap() []error }); ok {
+				for _, e := range j.Unwrap() {
+					var se *Error
+					if !errors.As(e, &se) {
+						t.Fatalf("joined error %v is not an *Error", e)
+					}
+					errs = append(errs, se)
+				}
+			}
+			if len(errs) == 0 {
+				t.Fatalf("error %v joins no *Error", err)
+			}
+			for i, e := range errs {
+				if e.File != file || e.Line < 1 {
+					t.Errorf("error %d has File %q Line %d", i, e.File, e.Line)
+				}
+				if i > 0 && e.Line < errs[i-1].Line {
+					t.Errorf("errors out of file order: line %d after line %d", e.Line, errs[i-1].Line)
+				}
+			}
+		})
+	}
+}
+
+// TestBadFilesKeys spells out, for each error class, the file:line: key
+// prefix it must carry, independently of the golden files.
+func TestBadFilesKeys(t *testing.T) {
+	tests := []struct {
+		file, prefix, contains string
+	}{
+		{"unknown-key", "3: nodez: ", "allowed keys: name, seed, duration, nodes"},
+		{"unknown-key-nested", "5: network.latncy: ", "allowed keys: latency, loss"},
+		{"missing-required", "1: name: ", "required key missing"},
+		{"latency-missing-param", "5: network.latency.sigma: ", "required key missing"},
+		{"latency-missing-distribution", "5: network.latency.distribution: ", "required key missing"},
+		{"latency-bad-duration", "8: network.latency.median: ", `invalid duration "6o ms"`},
+		{"latency-sigma-negative", "5: network.latency.sigma: ", "negative"},
+		{"latency-uniform-min-gt-max", "5: network.latency.min: ", "greater than max"},
+		{"latency-unknown-distribution", "5: network.latency.distribution: ", `did you mean "lognormal"`},
+		{"wrong-type-nodes", "3: nodes: ", "expected an integer"},
+		{"wrong-type-network", "4: network: ", "expected a mapping, got a sequence"},
+		{"duration-zero", "2: duration: ", "positive"},
+		{"nodes-zero", "3: nodes: ", "at least 1"},
+		{"nodes-negative", "3: nodes: ", "at least 1"},
+		{"trackers-zero", "4: trackers: ", "at least 1"},
+		{"loss-one", "4: network.loss: ", "[0, 1)"},
+		{"loss-negative", "5: network.loss: ", "[0, 1)"},
+		{"crypto-unknown", "4: crypto: ", "ed25519, fast"},
+		{"mix-negative", "5: nat.mix.symmetric: ", "negative"},
+		{"mix-sum", "6: nat.mix: ", "sum to 0.9"},
+		{"mix-unknown-profile", "5: nat.mix.full_cone: ", `did you mean "full-cone"`},
+		{"duplicate-key", "4: nodes: ", "duplicate key (first at line 3)"},
+		{"seed-negative", "2: seed: ", "negative"},
+		{"syntax-error", "", "invalid YAML"},
+	}
+	for _, tt := range tests {
+		file := filepath.Join("testdata", "bad", tt.file+".yaml")
+		_, err := Load(file)
+		if err == nil {
+			t.Errorf("Load(%s): no error", file)
+			continue
+		}
+		found := false
+		for _, line := range strings.Split(err.Error(), "\n") {
+			found = found || strings.HasPrefix(line, file+":"+tt.prefix) && strings.Contains(line, tt.contains)
+		}
+		if !found {
+			t.Errorf("Load(%s) = %v\nwant a line with prefix %q containing %q", file, err, file+":"+tt.prefix, tt.contains)
+		}
+	}
+}
+
+// TestShipped parses every scenario file shipped in this directory.
+func TestShipped(t *testing.T) {
+	files, err := filepath.Glob("*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"puncture-matrix-eager.yaml", "puncture-matrix.yaml", "walker-100k-ed25519.yaml",
+		"walker-100k-fast.yaml", "walker-10k.yaml", "walker-small.yaml"}
+	if !reflect.DeepEqual(files, want) {
+		t.Errorf("shipped files %v, want %v", files, want)
+	}
+	for _, file := range files {
+		s, err := Load(file)
+		if err != nil {
+			t.Errorf("Load(%s): %v", file, err)
+			continue
+		}
+		if s.Name != strings.TrimSuffix(file, ".yaml") {
+			t.Errorf("%s: name %q does not match the file name", file, s.Name)
+		}
+		if s.File != file {
+			t.Errorf("%s: File = %q", file, s.File)
+		}
+	}
+}
+
+// TestWalker10k checks every field of the reference scenario.
+func TestWalker10k(t *testing.T) {
+	s, err := Load("walker-10k.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Scenario{
+		Name:     "walker-10k",
+		Seed:     1,
+		Duration: 10 * time.Minute,
+		Nodes:    10000,
+		Trackers: 1,
+		Network: Network{
+			Latency: Latency{Distribution: DistLognormal, Median: 60 * time.Millisecond, Sigma: 0.5},
+			Loss:    0.01,
+		},
+		NAT:    NAT{Mix: walkerMix(), MappingTimeout: time.Minute},
+		Crypto: CryptoEd25519,
+		File:   "walker-10k.yaml",
+	}
+	got := *s
+	if len(got.Protocol) != 1 || got.Protocol[0].Key != "walk_interval" || got.Protocol[0].Value.Value != "5s" || got.Protocol[0].Line != 13 {
+		t.Errorf("Protocol = %+v, want walk_interval: 5s at line 13", got.Protocol)
+	}
+	got.Protocol = nil
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("walker-10k.yaml parsed as\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+// TestShippedVariants checks what distinguishes the other shipped files.
+func TestShippedVariants(t *testing.T) {
+	load := func(file string) *Scenario {
+		t.Helper()
+		s, err := Load(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	for _, c := range []struct{ file, crypto string }{{"walker-100k-fast.yaml", CryptoFast}, {"walker-100k-ed25519.yaml", CryptoEd25519}} {
+		s := load(c.file)
+		if s.Nodes != 100000 || s.Crypto != c.crypto || s.Duration != 10*time.Minute || s.Trackers != 1 ||
+			s.Network.Loss != 0.01 || !reflect.DeepEqual(s.NAT.Mix, walkerMix()) || s.Network.Latency.Distribution != DistLognormal {
+			t.Errorf("%s: %+v", c.file, s)
+		}
+	}
+	equal := []natmodels.Share{{Profile: "public", Fraction: 0.2}, {Profile: "full-cone", Fraction: 0.2},
+		{Profile: "restricted-cone", Fraction: 0.2}, {Profile: "port-restricted-cone", Fraction: 0.2}, {Profile: "symmetric", Fraction: 0.2}}
+	for _, file := range []string{"puncture-matrix.yaml", "puncture-matrix-eager.yaml"} {
+		s := load(file)
+		if s.Nodes != 1000 || s.Duration != 10*time.Minute || s.Network.Loss != 0 || s.Crypto != CryptoEd25519 || !reflect.DeepEqual(s.NAT.Mix, equal) {
+			t.Errorf("%s: %+v", file, s)
+		}
+	}
+	if p := load("puncture-matrix.yaml").Protocol; len(p) != 0 {
+		t.Errorf("puncture-matrix overrides %+v, want none", p)
+	}
+	if p := load("puncture-matrix-eager.yaml").Protocol; len(p) != 1 || p[0].Key != "eager_puncture" || p[0].Value.Value != "true" {
+		t.Errorf("puncture-matrix-eager overrides %+v, want eager_puncture: true", p)
+	}
+	if s := load("walker-small.yaml"); s.Nodes != 200 || s.Duration != 3*time.Minute || !reflect.DeepEqual(s.NAT.Mix, walkerMix()) {
+		t.Errorf("walker-small: %+v", s)
+	}
+}
+
+// TestParse checks values and defaults of small valid scenarios.
+func TestParse(t *testing.T) {
+	public := []natmodels.Share{{Profile: "public", Fraction: 1}}
+	def := func(f func(s *Scenario)) Scenario {
+		s := Scenario{Name: "t", Seed: 1, Duration: time.Minute, Nodes: 10, Trackers: 1,
+			Network: Network{Latency: Latency{Distribution: DistConstant, Value: 50 * time.Millisecond}},
+			NAT:     NAT{Mix: public}, Crypto: CryptoEd25519, File: "t.yaml"}
+		if f != nil {
+			f(&s)
+		}
+		return s
+	}
+	const head = "name: t\nduration: 1m\nnodes: 10\n"
+	tests := []struct {
+		name, yaml string
+		want       Scenario
+	}{
+		{"defaults", head, def(nil)},
+		{"empty blocks", head + "network:\nnat:\nprotocol:\n", def(nil)},
+		{"network without latency", head + "network: {loss: 0.5}\n", def(func(s *Scenario) { s.Network.Loss = 0.5 })},
+		{"loss zero integer", head + "network: {loss: 0}\n", def(nil)},
+		{"constant", head + "network: {latency: {distribution: constant, value: 1.5ms}}\n", def(func(s *Scenario) {
+			s.Network.Latency = Latency{Distribution: DistConstant, Value: 1500 * time.Microsecond}
+		})},
+		{"uniform", head + "network:\n  latency:\n    max: 90ms\n    distribution: uniform\n    min: 10ms\n", def(func(s *Scenario) {
+			s.Network.Latency = Latency{Distribution: DistUniform, Min: 10 * time.Millisecond, Max: 90 * time.Millisecond}
+		})},
+		{"uniform min equals max", head + "network: {latency: {distribution: uniform, min: 10ms, max: 10ms}}\n", def(func(s *Scenario) {
+			s.Network.Latency = Latency{Distribution: DistUniform, Min: 10 * time.Millisecond, Max: 10 * time.Millisecond}
+		})},
+		{"lognormal sigma 0", head + "network: {latency: {distribution: lognormal, median: 1s, sigma: 0}}\n", def(func(s *Scenario) {
+			s.Network.Latency = Latency{Distribution: DistLognormal, Median: time.Second}
+		})},
+		{"seed max uint64", head + "seed: 18446744073709551615\n", def(func(s *Scenario) { s.Seed = 1<<64 - 1 })},
+		{"seed hex", head + "seed: 0xff\n", def(func(s *Scenario) { s.Seed = 255 })},
+		{"seed zero", head + "seed: 0\n", def(func(s *Scenario) { s.Seed = 0 })},
+		{"nodes with underscores", "name: t\nduration: 1m\nnodes: 10_000\n", def(func(s *Scenario) { s.Nodes = 10000 })},
+		{"trackers", head + "trackers: 3\n", def(func(s *Scenario) { s.Trackers = 3 })},
+		{"crypto fast", head + "crypto: fast\n", def(func(s *Scenario) { s.Crypto = CryptoFast })},
+		{"quoted duration", "name: t\nduration: \"1m\"\nnodes: 10\n", def(nil)},
+		{"nat timeout only", head + "nat: {mapping_timeout: 30s}\n", def(func(s *Scenario) { s.NAT.MappingTimeout = 30 * time.Second })},
+		{"mix order kept", head + "nat:\n  mix:\n    symmetric: 0.75\n    cgnat: 0.25\n    public: 0\n", def(func(s *Scenario) {
+			s.NAT.Mix = []natmodels.Share{{Profile: "symmetric", Fraction: 0.75}, {Profile: "cgnat", Fraction: 0.25}, {Profile: "public", Fraction: 0}}
+		})},
+		{"mix within tolerance", head + "nat: {mix: {public: 0.3333333, symmetric: 0.6666666}}\n", def(func(s *Scenario) {
+			s.NAT.Mix = []natmodels.Share{{Profile: "public", Fraction: 0.3333333}, {Profile: "symmetric", Fraction: 0.6666666}}
+		})},
+		{"aliases", "name: t\nduration: 1m\nnodes: 10\nnetwork: {latency: {distribution: constant, value: &v 7ms}}\nnat: {mapping_timeout: *v}\n", def(func(s *Scenario) {
+			s.Network.Latency.Value = 7 * time.Millisecond
+			s.NAT.MappingTimeout = 7 * time.Millisecond
+		})},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := Parse("t.yaml", []byte(tt.yaml))
+			if err != nil {
+				t.Fatalf("Parse:\n%s\n%v", tt.yaml, err)
+			}
+			got := *s
+			got.Protocol = nil
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Parse:\n%s\ngot  %+v\nwant %+v", tt.yaml, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestParseErrorValue checks the fields of an *Error.
+func TestParseErrorValue(t *testing.T) {
+	_, err := Parse("walker.yaml", []byte("name: w\nduration: 1m\nnodes: 3\nnetwork:\n  latency:\n    distribution: lognormal\n    median: 6o ms\n    sigma: 1\n"))
+	var e *Error
+	if !errors.As(err, &e) {
+		t.Fatalf("Parse error %v is no *Error", err)
+	}
+	want := Error{File: "walker.yaml", Line: 7, Column: 13, Key: "network.latency.median", Msg: e.Msg}
+	if *e != want || !strings.Contains(e.Msg, `invalid duration "6o ms"`) {
+		t.Errorf("error %+v, want %+v", *e, want)
+	}
+	if got, want := err.Error(), `walker.yaml:7: network.latency.median: invalid duration "6o ms"`; !strings.HasPrefix(got, want) {
+		t.Errorf("error text %q, want prefix %q", got, want)
+	}
+}
+
+// TestLoadMissingFile checks that a read error is wrapped.
+func TestLoadMissingFile(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "none.yaml"))
+	if !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), "none.yaml") {
+		t.Errorf("Load of a missing file: %v", err)
+	}
+}
+
+// TestRoundTrip checks that Marshal output parses back to the same scenario.
+func TestRoundTrip(t *testing.T) {
+	files, _ := filepath.Glob("*.yaml")
+	inputs := map[string]string{}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inputs[f] = string(data)
+	}
+	inputs["uniform"] = "name: \"123\"\nseed: 18446744073709551615\nduration: 1h2m3.5s\nnodes: 7\ncrypto: fast\n" +
+		"network: {latency: {distribution: uniform, min: 1ns, max: 2s}, loss: 1e-7}\n" +
+		"nat: {mix: {cgnat: 0.1, linux-masquerade: 0.9}}\n" +
+		"protocol: {a: 'true', b: true, c: -3, d: 1.5e3, e: \"x y\", f: 10s}\n"
+	inputs["constant"] = "name: c\nduration: 1m\nnodes: 1\nnetwork: {latency: {distribution: constant, value: 3ms}}\n"
+	for name, in := range inputs {
+		t.Run(name, func(t *testing.T) {
+			a, err := Parse(name, []byte(in))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := a.Marshal()
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := Parse(name, out)
+			if err != nil {
+				t.Fatalf("Marshal output does not parse: %v\n%s", err, out)
+			}
+			if len(a.Protocol) != len(b.Protocol) {
+				t.Fatalf("overrides %+v became %+v", a.Protocol, b.Protocol)
+			}
+			for i := range a.Protocol {
+				x, y := a.Protocol[i], b.Protocol[i]
+				if x.Key != y.Key || x.Value.Value != y.Value.Value || x.Value.ShortTag() != y.Value.ShortTag() {
+					t.Errorf("override %s: %s %q became %s: %s %q", x.Key, x.Value.ShortTag(), x.Value.Value, y.Key, y.Value.ShortTag(), y.Value.Value)
+				}
+			}
+			a.Protocol, b.Protocol = nil, nil
+			if !reflect.DeepEqual(a, b) {
+				t.Errorf("round trip changed the scenario:\n%+v\n%+v\nvia\n%s", a, b, out)
+			}
+		})
+	}
+}
+
+// TestSnakeCase checks the Go-name to key mapping.
+func TestSnakeCase(t *testing.T) {
+	for in, want := range map[string]string{
+		"WalkInterval":        "walk_interval",
+		"EagerPuncture":       "eager_puncture",
+		"IntroRequestTimeout": "intro_request_timeout",
+		"MaxUDPSize":          "max_udp_size",
+		"TTL":                 "ttl",
+		"Bloom2Size":          "bloom2_size",
+		"X":                   "x",
+	} {
+		if got := snakeCase(in); got != want {
+			t.Errorf("snakeCase(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
