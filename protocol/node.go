@@ -22,6 +22,10 @@ type Observer interface {
 	// Introduced is called when an introduction-response introduces the
 	// peer at introduced (the address we will talk to it at) to us.
 	Introduced(cid wire.CID, via, introduced netip.AddrPort)
+	// Introducing is called on the introducer when it answers requester's
+	// introduction-request by introducing the candidate at introduced (and
+	// sends that candidate a puncture-request).
+	Introducing(cid wire.CID, requester, introduced netip.AddrPort)
 	// ConnTypeChanged is called when the node's own connection type changes.
 	ConnTypeChanged(ct wire.ConnType)
 }
@@ -37,6 +41,9 @@ func (NopObserver) PacketDropped(wire.Reason) {}
 
 // Introduced implements Observer.
 func (NopObserver) Introduced(wire.CID, netip.AddrPort, netip.AddrPort) {}
+
+// Introducing implements Observer.
+func (NopObserver) Introducing(wire.CID, netip.AddrPort, netip.AddrPort) {}
 
 // ConnTypeChanged implements Observer.
 func (NopObserver) ConnTypeChanged(wire.ConnType) {}

@@ -519,6 +519,7 @@ func (c *Community) onIntroRequest(from netip.AddrPort, p *wire.Packet) {
 		b = wire.AppendPunctureRequest(b, &pr)
 		n.send(intro.Sock, wire.TypePunctureRequest, b)
 		n.buf = b[:0]
+		n.obs.Introducing(c.cid, from, intro.Sock)
 	}
 }
 
@@ -639,8 +640,12 @@ func (c *Community) onPuncture(from netip.AddrPort, p *wire.Packet) {
 		x.associate(p.Key)
 	}
 	if pu != nil {
+		// Answer the first puncture that gets through, even to an address
+		// we punctured already (that puncture may have been filtered before
+		// the other side's NAT opened), and any from a new address.
+		first := !pu.heard
 		pu.heard = true
-		if !pu.sent(from) {
+		if first || !pu.sent(from) {
 			c.sendPuncture(pu.id, pu, from)
 		}
 	}

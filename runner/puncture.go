@@ -15,7 +15,8 @@ const PunctureWindow = 30 * time.Second
 type introRec struct {
 	x, y   int32
 	t0     time.Duration
-	xy, yx bool // x heard from y, y heard from x (within the window)
+	xy, yx bool      // x heard from y, y heard from x (within the window)
+	prev   *introRec // older introduction of the same pair, still open
 }
 
 // punctureTracker measures NAT puncturing: for every introduction of Y to
@@ -37,20 +38,27 @@ func newPunctureTracker(r *run) *punctureTracker {
 
 func pairKey(recv, send int32) uint64 { return uint64(uint32(recv))<<32 | uint64(uint32(send)) }
 
-// introduced is called when node x processes an introduction-response
-// naming addr.
-func (p *punctureTracker) introduced(x *node, addr netip.AddrPort) {
-	y, ok := p.r.net.ResolvePublic(addr)
-	if !ok {
+// introduced is called when an introducer introduces the peer it knows at
+// introduced to the walker it knows at requester: the introduction's
+// moment, before the response and the puncture-request travel.
+func (p *punctureTracker) introduced(requester, introduced netip.AddrPort) {
+	x, ok1 := p.r.net.ResolvePublic(requester)
+	y, ok2 := p.r.net.ResolvePublic(introduced)
+	if !ok1 || !ok2 {
 		p.unresolved++
 		return
 	}
-	xi := int32(x.host.ID())
+	xi := int32(x)
 	yi := int32(y)
 	if xi == yi {
 		return
 	}
 	rec := &introRec{x: xi, y: yi, t0: p.r.net.Now()}
+	// the same two peers may be introduced again (either way round) while
+	// an earlier introduction is still open: both are judged
+	if old := p.pending[pairKey(xi, yi)]; old != nil {
+		rec.prev = old
+	}
 	p.pending[pairKey(xi, yi)] = rec
 	p.pending[pairKey(yi, xi)] = rec
 	p.fifo = append(p.fifo, rec)
@@ -59,13 +67,22 @@ func (p *punctureTracker) introduced(x *node, addr netip.AddrPort) {
 // delivered is the network's delivery hook.
 func (p *punctureTracker) delivered(src, dst int) {
 	rec := p.pending[pairKey(int32(dst), int32(src))]
-	if rec == nil || p.r.net.Now()-rec.t0 > PunctureWindow {
+	if rec == nil {
 		return
 	}
-	if int32(dst) == rec.x {
-		rec.xy = true
-	} else {
-		rec.yx = true
+	now := p.r.net.Now()
+	for ; rec != nil; rec = rec.prev {
+		if now-rec.t0 > PunctureWindow {
+			return
+		}
+		if int32(dst) == rec.x {
+			rec.xy = true
+		} else {
+			rec.yx = true
+		}
+		if rec.prev != nil && now-rec.prev.t0 > PunctureWindow {
+			rec.prev = nil // older ones are closed; let them go
+		}
 	}
 }
 

@@ -239,8 +239,10 @@ func (o *observer) PacketSent(t wire.Type, size int) {
 
 func (o *observer) PacketDropped(reason wire.Reason) { o.r.drops[reason]++ }
 
-func (o *observer) Introduced(_ wire.CID, _, introduced netip.AddrPort) {
-	o.r.punct.introduced(o.n, introduced)
+func (o *observer) Introduced(wire.CID, netip.AddrPort, netip.AddrPort) {}
+
+func (o *observer) Introducing(_ wire.CID, requester, introduced netip.AddrPort) {
+	o.r.punct.introduced(requester, introduced)
 }
 
 func (o *observer) ConnTypeChanged(wire.ConnType) {}
