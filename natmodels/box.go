@@ -220,7 +220,9 @@ func (x *Box) Behavior() Behavior { return x.b }
 // Hairpinning is the caller's job: when dst.Addr() is x.Public(), the caller
 // drops the packet unless x.Behavior().Hairpin, and otherwise delivers it by
 // calling x.Inbound(now, mapped, dst) with the mapped source this call
-// returned. The box itself never treats its own address specially.
+// returned. The box does not route; the only thing it does differently for
+// its own address is that a PerFlow box never gives a hairpinned flow the
+// very port it is addressed to (that reply tuple would be the flow's own).
 func (x *Box) Outbound(now time.Duration, src, dst netip.AddrPort) (mapped netip.AddrPort, ok bool) {
 	if now >= x.sweepAt {
 		x.sweep(now)

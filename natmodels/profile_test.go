@@ -211,3 +211,25 @@ func TestAssignErrors(t *testing.T) {
 		t.Errorf("nil rand: %v", err)
 	}
 }
+
+func TestStrings(t *testing.T) {
+	tests := []struct{ got, want string }{
+		{EndpointIndependent.String(), "EI"},
+		{AddressDependent.String(), "AD"},
+		{AddressPortDependent.String(), "APD"},
+		{Dependency(9).String(), "Dependency(9)"},
+		{PortPreserve.String(), "preserve"},
+		{PortSequential.String(), "sequential"},
+		{PortRandom.String(), "random"},
+		{PortAlloc(-1).String(), "PortAlloc(-1)"},
+		{Pass.String(), "pass"},
+		{NoMapping.String(), "no-mapping"},
+		{Filtered.String(), "filtered"},
+		{Verdict(5).String(), "Verdict(5)"},
+	}
+	for _, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("got %q, want %q", tt.got, tt.want)
+		}
+	}
+}
