@@ -130,6 +130,9 @@ const indexMin = 48
 // (a tracker holds every node of the network).
 type candTable struct {
 	list []*Candidate
+	// keys[i] is sockKey(list[i].Sock): scanning it touches a few cache
+	// lines instead of every candidate.
+	keys []uint64
 	// indexes, non-nil when len(list) >= indexMin
 	bySock map[netip.AddrPort]*Candidate
 	symIP  map[netip.Addr][]*Candidate // symmetric-NAT candidates by IP
@@ -141,13 +144,30 @@ type candTable struct {
 
 func (t *candTable) indexed() bool { return t.bySock != nil }
 
+// sockKey packs an IPv4 endpoint into 48 bits; other addresses get a hash
+// with the top bit set (a match is confirmed on the full address).
+func sockKey(a netip.AddrPort) uint64 {
+	ip := a.Addr()
+	if ip.Is4() {
+		b := ip.As4()
+		return uint64(b[0])<<40 | uint64(b[1])<<32 | uint64(b[2])<<24 | uint64(b[3])<<16 | uint64(a.Port())
+	}
+	b := ip.As16()
+	h := uint64(14695981039346656037)
+	for _, x := range b {
+		h = (h ^ uint64(x)) * 1099511628211
+	}
+	return (h^uint64(a.Port()))<<1>>1 | 1<<63
+}
+
 func (t *candTable) get(sock netip.AddrPort) *Candidate {
 	if t.indexed() {
 		return t.bySock[sock]
 	}
-	for _, c := range t.list {
-		if c.Sock == sock {
-			return c
+	k := sockKey(sock)
+	for i, x := range t.keys {
+		if x == k && t.list[i].Sock == sock {
+			return t.list[i]
 		}
 	}
 	return nil
@@ -178,6 +198,7 @@ func (t *candTable) symmetricMatch(sock, lan netip.AddrPort) *Candidate {
 
 func (t *candTable) add(c *Candidate) {
 	t.list = append(t.list, c)
+	t.keys = append(t.keys, sockKey(c.Sock))
 	if t.indexed() {
 		t.indexAdd(c)
 	} else if len(t.list) >= indexMin {
@@ -235,13 +256,21 @@ func (t *candTable) indexDel(c *Candidate) {
 // modify applies f to c, keeping the indexes right when f changes the
 // socket address, LAN address or connection type.
 func (t *candTable) modify(c *Candidate, f func()) {
-	if !t.indexed() {
+	sock := c.Sock
+	if t.indexed() {
+		t.indexDel(c)
 		f()
-		return
+		t.indexAdd(c)
+	} else {
+		f()
 	}
-	t.indexDel(c)
-	f()
-	t.indexAdd(c)
+	if c.Sock != sock {
+		for i, x := range t.list {
+			if x == c {
+				t.keys[i] = sockKey(c.Sock)
+			}
+		}
+	}
 }
 
 // remove deletes c; it keeps the round-robin cursors pointing at the same
@@ -263,6 +292,8 @@ func (t *candTable) removeAt(i int) {
 	copy(t.list[i:], t.list[i+1:])
 	t.list[len(t.list)-1] = nil
 	t.list = t.list[:len(t.list)-1]
+	copy(t.keys[i:], t.keys[i+1:])
+	t.keys = t.keys[:len(t.keys)-1]
 	for k := range t.cursor {
 		if t.cursor[k] >= i {
 			t.cursor[k]--
@@ -287,8 +318,10 @@ func (t *candTable) sweep(drop func(*Candidate) bool) {
 			continue
 		}
 		t.list[j] = c
+		t.keys[j] = t.keys[i]
 		j++
 	}
+	t.keys = t.keys[:j]
 	for i := j; i < len(t.list); i++ {
 		t.list[i] = nil
 	}

@@ -170,6 +170,12 @@ func (n *Node) Communities() []*Community { return n.communities }
 
 // Community returns the joined community cid, or nil.
 func (n *Node) Community(cid wire.CID) *Community {
+	if len(n.communities) == 1 {
+		if c := n.communities[0]; c.cid == cid {
+			return c
+		}
+		return nil
+	}
 	i, ok := slices.BinarySearchFunc(n.communities, cid, func(c *Community, id wire.CID) int {
 		return bytes.Compare(c.cid[:], id[:])
 	})
@@ -238,11 +244,15 @@ func (n *Node) estimate(sock, lan, wan netip.AddrPort) (netip.AddrPort, netip.Ad
 // vote counts voter's opinion of our WAN address and re-derives our WAN
 // address and connection type (Dispersy's wan_address_vote).
 func (n *Node) vote(addr, voter netip.AddrPort) {
-	n.votes.unvote(voter)
-	if !wire.ValidAddr(addr) || n.isLAN(voter.Addr()) {
-		return
+	// The same vote again leaves the tally as it was: skip the churn, but
+	// re-evaluate below, as other voters may have gone since.
+	if cur, ok := n.votes.ballotOf(voter); !ok || cur != addr {
+		n.votes.unvote(voter)
+		if !wire.ValidAddr(addr) || n.isLAN(voter.Addr()) {
+			return
+		}
+		n.votes.add(addr, voter)
 	}
-	n.votes.add(addr, voter)
 	if addr != n.wan && n.votes.count(addr) > n.votes.count(n.wan) {
 		n.wan = addr
 		// our own addresses must not be candidates

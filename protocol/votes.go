@@ -125,6 +125,20 @@ func (v *votes) take(voter netip.AddrPort) (netip.AddrPort, bool) {
 	return netip.AddrPort{}, false
 }
 
+// ballotOf returns voter's current vote.
+func (v *votes) ballotOf(voter netip.AddrPort) (netip.AddrPort, bool) {
+	if v.big != nil {
+		a, ok := v.big[voter]
+		return a, ok
+	}
+	for i := range v.small {
+		if v.small[i].voter == voter {
+			return v.small[i].addr, true
+		}
+	}
+	return netip.AddrPort{}, false
+}
+
 // voters returns the number of voters.
 func (v *votes) voters() int {
 	if v.big != nil {

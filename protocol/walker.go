@@ -200,13 +200,13 @@ func (c *Community) step() {
 	n := c.node
 	c.stepTimer = n.env.AfterFunc(n.cfg.WalkInterval, c.stepFn)
 	now := c.now()
-	c.cleanup(now)
 	c.expirePunches(now)
 	if n.tracker {
+		c.cleanup(now)
 		return
 	}
 	c.steps++
-	target := c.walkCandidate(now)
+	target := c.walkCandidateSweep(now)
 	if target == nil {
 		if !c.retryPending && len(n.trackers) > 0 {
 			c.retryPending = true
@@ -224,34 +224,67 @@ func (c *Community) step() {
 // dispersy_get_walk_candidate): per category the eligible candidate that
 // waited longest, then a category by the configured shares.
 func (c *Community) walkCandidate(now Time) *Candidate {
-	cfg := &c.node.cfg
-	var walk, stumble, intro, disc *Candidate
+	var best [5]*Candidate
 	for _, x := range c.cands.list {
-		if x.lastWalk != Never && x.lastWalk.Add(cfg.EligibleDelay) > now {
-			continue
-		}
-		switch x.Category(now, cfg) {
-		case CategoryWalk:
-			if walk == nil || x.lastWalk < walk.lastWalk {
-				walk = x
-			}
-		case CategoryStumble:
-			if stumble == nil || x.lastStumble < stumble.lastStumble {
-				stumble = x
-			}
-		case CategoryIntro:
-			if intro == nil || x.lastIntro < intro.lastIntro {
-				intro = x
-			}
-		case CategoryDiscovered:
-			if disc == nil || x.lastDiscovered < disc.lastDiscovered {
-				disc = x
-			}
-		}
+		c.consider(x, x.Category(now, &c.node.cfg), now, &best)
 	}
+	return c.chooseWalk(&best)
+}
+
+// walkCandidateSweep is cleanup followed by walkCandidate, in one pass
+// over the table (a walk step touches every candidate once).
+func (c *Community) walkCandidateSweep(now Time) *Candidate {
+	var best [5]*Candidate
+	n := c.node
+	c.cands.sweep(func(x *Candidate) bool {
+		cat := x.Category(now, &n.cfg)
+		if cat == CategoryNone {
+			n.votes.unvote(x.Sock)
+			return true
+		}
+		c.consider(x, cat, now, &best)
+		return false
+	})
+	return c.chooseWalk(&best)
+}
+
+// consider keeps x in best[cat] if it is eligible and has waited longest
+// in its category.
+func (c *Community) consider(x *Candidate, cat Category, now Time, best *[5]*Candidate) {
+	if cat == CategoryNone || (x.lastWalk != Never && x.lastWalk.Add(c.node.cfg.EligibleDelay) > now) {
+		return
+	}
+	b := best[cat]
+	if b == nil {
+		best[cat] = x
+		return
+	}
+	var older bool
+	switch cat {
+	case CategoryWalk:
+		older = x.lastWalk < b.lastWalk
+	case CategoryStumble:
+		older = x.lastStumble < b.lastStumble
+	case CategoryIntro:
+		older = x.lastIntro < b.lastIntro
+	case CategoryDiscovered:
+		older = x.lastDiscovered < b.lastDiscovered
+	}
+	if older {
+		best[cat] = x
+	}
+}
+
+// chooseWalk draws the category as Dispersy does: r1 picks walk, stumble or
+// intro, or discovered; r2 orders stumble and intro; an empty choice falls
+// back to the others, and discovered-only draws repeat while anything is
+// eligible.
+func (c *Community) chooseWalk(best *[5]*Candidate) *Candidate {
+	walk, stumble, intro, disc := best[CategoryWalk], best[CategoryStumble], best[CategoryIntro], best[CategoryDiscovered]
 	if walk == nil && stumble == nil && intro == nil && disc == nil {
 		return nil
 	}
+	cfg := &c.node.cfg
 	first := func(cs ...*Candidate) *Candidate {
 		for _, x := range cs {
 			if x != nil {

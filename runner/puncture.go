@@ -15,28 +15,39 @@ const PunctureWindow = 30 * time.Second
 type introRec struct {
 	x, y   int32
 	t0     time.Duration
-	xy, yx bool      // x heard from y, y heard from x (within the window)
-	prev   *introRec // older introduction of the same pair, still open
+	xy, yx bool // x heard from y, y heard from x (within the window)
+}
+
+// openEntry is a host's view of one open introduction: who the other
+// side is and where the record lives. Kept by value so that the scan on
+// every delivery stays inside a few cache lines.
+type openEntry struct {
+	other int32
+	rec   int32 // index into punctureTracker.recs
+	t0    time.Duration
 }
 
 // punctureTracker measures NAT puncturing: for every introduction of Y to
 // X it watches the network's deliveries for a packet from Y to X and one
-// from X to Y within PunctureWindow.
+// from X to Y within PunctureWindow of the introduction.
 type punctureTracker struct {
-	r          *run
-	pending    map[uint64]*introRec // (receiver<<32 | sender) -> open introduction
-	fifo       []*introRec
-	head       int
+	r *run
+	// recs is a ring of open introductions in the order they were made;
+	// recs[head:] are open, base is the ring index of recs[0].
+	recs []introRec
+	head int
+	// open holds, per host, its open introductions in the order they were
+	// made (a few per host: one per walk step and side; many for trackers).
+	open       [][]openEntry
 	pairs      map[string]*PairStats
 	unresolved int64
 	truncated  int64
+	base       int64
 }
 
 func newPunctureTracker(r *run) *punctureTracker {
-	return &punctureTracker{r: r, pending: make(map[uint64]*introRec), pairs: make(map[string]*PairStats)}
+	return &punctureTracker{r: r, pairs: make(map[string]*PairStats)}
 }
-
-func pairKey(recv, send int32) uint64 { return uint64(uint32(recv))<<32 | uint64(uint32(send)) }
 
 // introduced is called when an introducer introduces the peer it knows at
 // introduced to the walker it knows at requester: the introduction's
@@ -48,40 +59,41 @@ func (p *punctureTracker) introduced(requester, introduced netip.AddrPort) {
 		p.unresolved++
 		return
 	}
-	xi := int32(x)
-	yi := int32(y)
-	if xi == yi {
-		return
-	}
-	rec := &introRec{x: xi, y: yi, t0: p.r.net.Now()}
-	// the same two peers may be introduced again (either way round) while
-	// an earlier introduction is still open: both are judged
-	if old := p.pending[pairKey(xi, yi)]; old != nil {
-		rec.prev = old
-	}
-	p.pending[pairKey(xi, yi)] = rec
-	p.pending[pairKey(yi, xi)] = rec
-	p.fifo = append(p.fifo, rec)
-}
-
-// delivered is the network's delivery hook.
-func (p *punctureTracker) delivered(src, dst int) {
-	rec := p.pending[pairKey(int32(dst), int32(src))]
-	if rec == nil {
+	if x == y {
 		return
 	}
 	now := p.r.net.Now()
-	for ; rec != nil; rec = rec.prev {
-		if now-rec.t0 > PunctureWindow {
-			return
+	idx := int32(p.base + int64(len(p.recs)))
+	p.recs = append(p.recs, introRec{x: int32(x), y: int32(y), t0: now})
+	for len(p.open) <= max(x, y) {
+		p.open = append(p.open, nil)
+	}
+	// the same two peers may be introduced again while an earlier
+	// introduction is still open: each is judged on its own
+	p.open[x] = append(p.open[x], openEntry{other: int32(y), rec: idx, t0: now})
+	p.open[y] = append(p.open[y], openEntry{other: int32(x), rec: idx, t0: now})
+}
+
+// delivered is the network's delivery hook: dst heard from src. It scans
+// the shorter of the two hosts' lists (a tracker's is very long).
+func (p *punctureTracker) delivered(src, dst int) {
+	if dst >= len(p.open) || src >= len(p.open) {
+		return
+	}
+	l, other := p.open[dst], int32(src)
+	if len(p.open[src]) < len(l) {
+		l, other = p.open[src], int32(dst)
+	}
+	now := p.r.net.Now()
+	for _, e := range l {
+		if e.other != other || now-e.t0 > PunctureWindow {
+			continue
 		}
-		if int32(dst) == rec.x {
+		rec := &p.recs[int64(e.rec)-p.base]
+		if rec.x == int32(dst) {
 			rec.xy = true
 		} else {
 			rec.yx = true
-		}
-		if rec.prev != nil && now-rec.prev.t0 > PunctureWindow {
-			rec.prev = nil // older ones are closed; let them go
 		}
 	}
 }
@@ -90,18 +102,16 @@ func (p *punctureTracker) delivered(src, dst int) {
 // that would end after the run are not counted.
 func (p *punctureTracker) finalize(now time.Duration) {
 	end := p.r.s.Duration
-	for p.head < len(p.fifo) {
-		rec := p.fifo[p.head]
+	for p.head < len(p.recs) {
+		rec := p.recs[p.head]
 		if rec.t0+PunctureWindow > now {
 			break
 		}
-		p.fifo[p.head] = nil
 		p.head++
-		for _, k := range []uint64{pairKey(rec.x, rec.y), pairKey(rec.y, rec.x)} {
-			if p.pending[k] == rec {
-				delete(p.pending, k)
-			}
-		}
+		// records close in the order they were opened: each is the
+		// oldest entry of both its hosts' lists
+		p.open[rec.x] = p.open[rec.x][1:]
+		p.open[rec.y] = p.open[rec.y][1:]
 		if rec.t0+PunctureWindow > end {
 			p.truncated++
 			continue
@@ -121,8 +131,10 @@ func (p *punctureTracker) finalize(now time.Duration) {
 			ps.Successes++
 		}
 	}
-	if p.head > 4096 && p.head*2 > len(p.fifo) {
-		p.fifo = append(p.fifo[:0], p.fifo[p.head:]...)
+	if p.head > 1<<16 && p.head*2 > len(p.recs) {
+		n := copy(p.recs, p.recs[p.head:])
+		p.recs = p.recs[:n]
+		p.base += int64(p.head)
 		p.head = 0
 	}
 }

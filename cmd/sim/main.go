@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"time"
@@ -104,6 +105,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	// A simulation builds a large, long-lived heap: collect less often,
+	// but keep the heap under a soft limit.
+	debug.SetGCPercent(400)
+	debug.SetMemoryLimit(3 << 30)
 	sum, err := runner.Run(s, opts)
 	if err != nil {
 		return err
