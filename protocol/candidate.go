@@ -130,9 +130,10 @@ const indexMin = 48
 // (a tracker holds every node of the network).
 type candTable struct {
 	list []*Candidate
-	// keys[i] is sockKey(list[i].Sock): scanning it touches a few cache
-	// lines instead of every candidate.
+	// keys[i] is sockKey(list[i].Sock) and lans[i] sockKey(list[i].LAN):
+	// scanning them touches a few cache lines instead of every candidate.
 	keys []uint64
+	lans []uint64
 	// indexes, non-nil when len(list) >= indexMin
 	bySock map[netip.AddrPort]*Candidate
 	symIP  map[netip.Addr][]*Candidate // symmetric-NAT candidates by IP
@@ -188,9 +189,11 @@ func (t *candTable) symmetricMatch(sock, lan netip.AddrPort) *Candidate {
 		}
 		return nil
 	}
-	for _, c := range t.list {
-		if match(c) {
-			return c
+	k := sockKey(sock)
+	for i, x := range t.keys {
+		// same IPv4 address (the port differs), or any non-IPv4 key
+		if (x>>16 == k>>16 || x>>63 == 1) && match(t.list[i]) {
+			return t.list[i]
 		}
 	}
 	return nil
@@ -199,6 +202,7 @@ func (t *candTable) symmetricMatch(sock, lan netip.AddrPort) *Candidate {
 func (t *candTable) add(c *Candidate) {
 	t.list = append(t.list, c)
 	t.keys = append(t.keys, sockKey(c.Sock))
+	t.lans = append(t.lans, sockKey(c.LAN))
 	if t.indexed() {
 		t.indexAdd(c)
 	} else if len(t.list) >= indexMin {
@@ -256,7 +260,7 @@ func (t *candTable) indexDel(c *Candidate) {
 // modify applies f to c, keeping the indexes right when f changes the
 // socket address, LAN address or connection type.
 func (t *candTable) modify(c *Candidate, f func()) {
-	sock := c.Sock
+	sock, lan := c.Sock, c.LAN
 	if t.indexed() {
 		t.indexDel(c)
 		f()
@@ -264,10 +268,11 @@ func (t *candTable) modify(c *Candidate, f func()) {
 	} else {
 		f()
 	}
-	if c.Sock != sock {
+	if c.Sock != sock || c.LAN != lan {
 		for i, x := range t.list {
 			if x == c {
 				t.keys[i] = sockKey(c.Sock)
+				t.lans[i] = sockKey(c.LAN)
 			}
 		}
 	}
@@ -294,6 +299,8 @@ func (t *candTable) removeAt(i int) {
 	t.list = t.list[:len(t.list)-1]
 	copy(t.keys[i:], t.keys[i+1:])
 	t.keys = t.keys[:len(t.keys)-1]
+	copy(t.lans[i:], t.lans[i+1:])
+	t.lans = t.lans[:len(t.lans)-1]
 	for k := range t.cursor {
 		if t.cursor[k] >= i {
 			t.cursor[k]--
@@ -319,9 +326,11 @@ func (t *candTable) sweep(drop func(*Candidate) bool) {
 		}
 		t.list[j] = c
 		t.keys[j] = t.keys[i]
+		t.lans[j] = t.lans[i]
 		j++
 	}
 	t.keys = t.keys[:j]
+	t.lans = t.lans[:j]
 	for i := j; i < len(t.list); i++ {
 		t.list[i] = nil
 	}
@@ -347,9 +356,10 @@ func (t *candTable) duplicates(c *Candidate, out []*Candidate) []*Candidate {
 		}
 		return out
 	}
-	for _, o := range t.list {
-		if match(o) {
-			out = append(out, o)
+	k := sockKey(c.LAN)
+	for i, x := range t.lans {
+		if x == k && match(t.list[i]) {
+			out = append(out, t.list[i])
 		}
 	}
 	return out

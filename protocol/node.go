@@ -69,7 +69,23 @@ type Options struct {
 	Tracker bool
 	// Observer receives events; nil means none.
 	Observer Observer
+	// Scratch is the working memory for one call into the node; nil gives
+	// the node its own. Nodes that never run concurrently (all nodes of one
+	// simulation) may share one, which keeps it in the CPU cache.
+	Scratch *Scratch
 }
+
+// Scratch is the working memory a node uses while it handles one call: the
+// decoded packet and the encode buffer. Nothing in it survives the call.
+type Scratch struct {
+	pkt  wire.Packet
+	buf  []byte
+	dups []*Candidate
+}
+
+// NewScratch returns working memory for one node, or for several nodes
+// that never run concurrently.
+func NewScratch() *Scratch { return &Scratch{buf: make([]byte, 0, 1500)} }
 
 // Node is one Dispersy instance: one socket, one member key, any number of
 // communities. It is a single-threaded state machine: the driver must never
@@ -92,9 +108,7 @@ type Node struct {
 	communities []*Community // sorted by cid
 	stopped     bool
 
-	pkt   wire.Packet // decode scratch
-	buf   []byte      // encode scratch
-	dups  []*Candidate
+	s     *Scratch
 	stats Stats
 }
 
@@ -139,7 +153,10 @@ func NewNode(o Options) (*Node, error) {
 		env: o.Env, cfg: o.Config, scheme: o.Scheme, key: o.Key, pub: o.Key.Public(), obs: obs,
 		prefixes: o.LANPrefixes, trackers: slices.Clone(o.Trackers), tracker: o.Tracker,
 		lan: o.LAN, wan: o.LAN, connType: wire.ConnUnknown,
-		buf: make([]byte, 0, 256),
+		s: o.Scratch,
+	}
+	if n.s == nil {
+		n.s = NewScratch()
 	}
 	return n, nil
 }
@@ -292,14 +309,14 @@ func (n *Node) HandlePacket(from netip.AddrPort, pkt []byte) {
 	}
 	c := n.Community(cid)
 	if c == nil && !n.tracker {
-		if err := wire.Decode(pkt, n.scheme.SignatureLen(), KeyLen, &n.pkt); err != nil {
+		if err := wire.Decode(pkt, n.scheme.SignatureLen(), KeyLen, &n.s.pkt); err != nil {
 			n.drop(reasonOf(err))
 			return
 		}
 		n.drop(wire.ReasonUnknownCommunity)
 		return
 	}
-	p := &n.pkt
+	p := &n.s.pkt
 	if err := wire.Decode(pkt, n.scheme.SignatureLen(), KeyLen, p); err != nil {
 		n.drop(reasonOf(err))
 		return

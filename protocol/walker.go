@@ -16,6 +16,7 @@ type introCache struct {
 	timer       Timer
 	gotResponse bool
 	gotPuncture bool
+	timeout     func() // made once; caches are recycled
 }
 
 // punch is eager-puncture state for one introduction (EagerPuncture only).
@@ -53,6 +54,7 @@ type Community struct {
 	cid        wire.CID
 	cands      candTable
 	caches     []*introCache
+	freeCaches []*introCache
 	punches    []*punch
 	globalTime uint64
 
@@ -423,13 +425,13 @@ func max3(a, b, d Time) Time { return max(a, max(b, d)) }
 // peer: same WAN IP and same LAN address (filter_duplicate_candidate).
 func (c *Community) filterDuplicates(x *Candidate) {
 	n := c.node
-	n.dups = c.cands.duplicates(x, n.dups[:0])
-	for _, o := range n.dups {
+	n.s.dups = c.cands.duplicates(x, n.s.dups[:0])
+	for _, o := range n.s.dups {
 		x.merge(o)
 		c.cands.remove(o)
 		n.votes.unvote(o.Sock)
 	}
-	clear(n.dups)
+	clear(n.s.dups)
 }
 
 func (c *Community) cache(id uint16) *introCache {
@@ -443,12 +445,19 @@ func (c *Community) cache(id uint16) *introCache {
 
 func (c *Community) closeCache(ic *introCache) {
 	ic.timer.Stop()
+	c.dropCache(ic)
+}
+
+// dropCache removes ic from the open caches and recycles it.
+func (c *Community) dropCache(ic *introCache) {
 	for i, x := range c.caches {
 		if x == ic {
 			c.caches = append(c.caches[:i], c.caches[i+1:]...)
-			return
+			break
 		}
 	}
+	ic.helper, ic.timer = nil, nil
+	c.freeCaches = append(c.freeCaches, ic)
 }
 
 func (c *Community) newIdentifier() uint16 {
@@ -464,7 +473,7 @@ func (c *Community) newIdentifier() uint16 {
 // header starts a packet of type t in the node's scratch buffer.
 func (c *Community) header(t wire.Type, signed bool) []byte {
 	n := c.node
-	b := wire.AppendHeader(n.buf[:0], wire.CommunityVersion, c.cid, t)
+	b := wire.AppendHeader(n.s.buf[:0], wire.CommunityVersion, c.cid, t)
 	if signed {
 		b = wire.AppendMember(b, n.pub)
 	}
@@ -473,14 +482,22 @@ func (c *Community) header(t wire.Type, signed bool) []byte {
 
 func (c *Community) sign(b []byte) []byte {
 	b = c.node.key.AppendSign(b, b)
-	c.node.buf = b[:0]
+	c.node.s.buf = b[:0]
 	return b
 }
 
 func (c *Community) sendIntroRequest(target *Candidate, now Time) {
 	n := c.node
-	ic := &introCache{id: c.newIdentifier(), helper: target}
-	ic.timer = n.env.AfterFunc(n.cfg.IntroRequestTimeout, func() { c.introTimeout(ic) })
+	var ic *introCache
+	if k := len(c.freeCaches); k > 0 {
+		ic = c.freeCaches[k-1]
+		c.freeCaches = c.freeCaches[:k-1]
+	} else {
+		ic = &introCache{}
+		ic.timeout = func() { c.introTimeout(ic) }
+	}
+	ic.id, ic.helper, ic.gotResponse, ic.gotPuncture = c.newIdentifier(), target, false, false
+	ic.timer = n.env.AfterFunc(n.cfg.IntroRequestTimeout, ic.timeout)
 	c.caches = append(c.caches, ic)
 	target.lastWalk = now
 	req := wire.IntroRequest{
@@ -496,12 +513,7 @@ func (c *Community) introTimeout(ic *introCache) {
 	if !ic.gotResponse {
 		ic.helper.lastWalkReply = Never
 	}
-	for i, x := range c.caches {
-		if x == ic {
-			c.caches = append(c.caches[:i], c.caches[i+1:]...)
-			break
-		}
-	}
+	c.dropCache(ic)
 }
 
 func (c *Community) handle(from netip.AddrPort, p *wire.Packet) {
@@ -551,7 +563,7 @@ func (c *Community) onIntroRequest(from netip.AddrPort, p *wire.Packet) {
 		b := c.header(wire.TypePunctureRequest, false)
 		b = wire.AppendPunctureRequest(b, &pr)
 		n.send(intro.Sock, wire.TypePunctureRequest, b)
-		n.buf = b[:0]
+		n.s.buf = b[:0]
 		n.obs.Introducing(c.cid, from, intro.Sock)
 	}
 }

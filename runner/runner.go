@@ -177,6 +177,7 @@ func (r *run) build(scheme protocol.Scheme) error {
 	total := s.Trackers + s.Nodes
 	r.nodes = make([]*node, 0, total)
 	r.punct = newPunctureTracker(r)
+	scratch := protocol.NewScratch() // nodes never run concurrently in simnet
 	for i := 0; i < total; i++ {
 		isTracker := i < s.Trackers
 		name := "public"
@@ -198,7 +199,7 @@ func (r *run) build(scheme protocol.Scheme) error {
 		opts := protocol.Options{
 			Env: h.Env(), Config: r.cfg, Scheme: scheme, Key: scheme.NewKey(keySeed(r.seed, i)),
 			LAN: h.Addr(), LANPrefixes: []netip.Prefix{netip.PrefixFrom(h.Addr().Addr(), 32)},
-			Tracker: isTracker, Observer: &observer{r: r, n: nd},
+			Tracker: isTracker, Observer: &observer{r: r, n: nd}, Scratch: scratch,
 		}
 		if !isTracker {
 			opts.Trackers = trackers
