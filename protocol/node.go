@@ -238,6 +238,9 @@ func (n *Node) send(to netip.AddrPort, t wire.Type, pkt []byte) {
 
 // isLAN reports whether ip is on one of our own subnets.
 func (n *Node) isLAN(ip netip.Addr) bool {
+	if len(n.prefixes) == 1 && n.prefixes[0].IsSingleIP() {
+		return ip == n.prefixes[0].Addr()
+	}
 	if n.prefixes == nil {
 		return ip.IsPrivate() || ip == n.lan.Addr()
 	}

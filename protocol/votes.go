@@ -83,6 +83,7 @@ type ballot struct {
 // the address it sees us at gets one vote (Dispersy's wan_address_vote).
 type votes struct {
 	small []ballot                          // while few voters
+	keys  []uint64                          // sockKey of small[i].voter, scanned instead of small
 	big   map[netip.AddrPort]netip.AddrPort // voter -> address, once many
 	tally []*addrVotes                      // in order of first vote; deterministic
 }
@@ -113,16 +114,24 @@ func (v *votes) take(voter netip.AddrPort) (netip.AddrPort, bool) {
 		}
 		return a, ok
 	}
-	for i := range v.small {
-		if v.small[i].voter == voter {
-			a := v.small[i].addr
-			last := len(v.small) - 1
-			v.small[i] = v.small[last]
-			v.small = v.small[:last]
-			return a, true
-		}
+	if i := v.smallIndex(voter); i >= 0 {
+		a := v.small[i].addr
+		last := len(v.small) - 1
+		v.small[i], v.keys[i] = v.small[last], v.keys[last]
+		v.small, v.keys = v.small[:last], v.keys[:last]
+		return a, true
 	}
 	return netip.AddrPort{}, false
+}
+
+func (v *votes) smallIndex(voter netip.AddrPort) int {
+	k := sockKey(voter)
+	for i, x := range v.keys {
+		if x == k && v.small[i].voter == voter {
+			return i
+		}
+	}
+	return -1
 }
 
 // ballotOf returns voter's current vote.
@@ -131,10 +140,8 @@ func (v *votes) ballotOf(voter netip.AddrPort) (netip.AddrPort, bool) {
 		a, ok := v.big[voter]
 		return a, ok
 	}
-	for i := range v.small {
-		if v.small[i].voter == voter {
-			return v.small[i].addr, true
-		}
+	if i := v.smallIndex(voter); i >= 0 {
+		return v.small[i].addr, true
 	}
 	return netip.AddrPort{}, false
 }
@@ -171,12 +178,13 @@ func (v *votes) add(a, voter netip.AddrPort) {
 		v.big[voter] = a
 	case len(v.small) < smallMax:
 		v.small = append(v.small, ballot{voter, a})
+		v.keys = append(v.keys, sockKey(voter))
 	default:
 		v.big = make(map[netip.AddrPort]netip.AddrPort, 2*smallMax)
 		for _, b := range v.small {
 			v.big[b.voter] = b.addr
 		}
-		v.small = nil
+		v.small, v.keys = nil, nil
 		v.big[voter] = a
 	}
 	i := v.find(a)
