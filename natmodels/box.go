@@ -103,7 +103,9 @@ func portKeyOf(r ep, port uint16) portKey {
 // virtual time (when now reaches the sweep deadline), so dead state is freed
 // within about one Timeout of its death on any box that is still used. A box
 // that no longer holds anything drops its tables; an empty box costs only the
-// Box struct itself (a few hundred bytes).
+// Box struct itself (a few hundred bytes). A box with few entries keeps no
+// maps: it finds them by scanning short slices of packed IPv4 keys, and
+// switches to maps only when it grows (or meets an IPv6 endpoint).
 //
 // Two models share the type. Without Behavior.PerFlow it is an RFC 4787 NAT:
 // a mapping per (inside endpoint, destination key), one mapping per external
@@ -127,12 +129,19 @@ type Box struct {
 	peak int     // largest used since the tables were made or compacted
 	free []int32 // free slab indices, a stack
 
+	// big says the slab is indexed by the maps below; otherwise (a small
+	// box, see small.go) by keys, which is parallel to the slab.
+	big  bool
+	keys []skey
+
 	// RFC 4787 model (PerFlow false).
 	mslots   []mapping
 	byKey    map[mapKey]int32          // mappings whose port is not their inside port
 	byPort   map[uint16]int32          // every mapping, by external port
-	perms    map[permKey]time.Duration // expiry of a filter permission
-	permPeak int                       // largest len(perms) since perms was made
+	perms    map[permKey]time.Duration // expiry of a filter permission; nil while permKeys holds them
+	permKeys []uint64                  // a small box's permissions, packed (see small.go)
+	permExps []time.Duration           // their expiries
+	permPeak int                       // largest number of permissions since perms was made
 
 	// Conntrack model (PerFlow true).
 	fslots []flow
@@ -275,11 +284,11 @@ func (x *Box) Lookup(now time.Duration, public netip.AddrPort) (netip.AddrPort, 
 	if x.b.PerFlow {
 		return x.flowLookup(now, public.Port())
 	}
-	i, ok := x.byPort[public.Port()]
+	i, ok := x.mapOfPort(public.Port())
 	if !ok || now >= x.mslots[i].expiry {
 		return netip.AddrPort{}, false
 	}
-	return x.mslots[i].key.a().addrPort(), true
+	return x.mapInside(i), true
 }
 
 // Len returns the number of live mappings at now: RFC 4787 mappings, or for
@@ -321,25 +330,14 @@ func (x *Box) sweep(now time.Duration) {
 				x.freeMapping(int32(i))
 			}
 		}
-		for k, e := range x.perms {
-			if now >= e {
-				delete(x.perms, k)
-			}
-		}
+		x.sweepPerms(now)
 	}
 	if x.used == 0 {
 		x.reset()
 		return
 	}
-	if x.peak > compactMin && x.used*4 < x.peak {
+	if (x.peak > compactMin && x.used*4 < x.peak) || (x.big && x.used <= smallMax/2 && x.slabCompact()) {
 		x.compact()
-	}
-	if x.permPeak > compactMin && len(x.perms)*4 < x.permPeak {
-		perms := make(map[permKey]time.Duration, len(x.perms))
-		for k, e := range x.perms {
-			perms[k] = e
-		}
-		x.perms, x.permPeak = perms, len(perms)
 	}
 	x.sweepAt = now + x.b.Timeout
 }
@@ -348,7 +346,9 @@ func (x *Box) sweep(now time.Duration) {
 func (x *Box) reset() {
 	x.used, x.peak, x.permPeak = 0, 0, 0
 	x.free = nil
-	x.mslots, x.byKey, x.byPort, x.perms = nil, nil, nil, nil
+	x.big, x.keys = false, nil
+	x.mslots, x.byKey, x.byPort = nil, nil, nil
+	x.perms, x.permKeys, x.permExps = nil, nil, nil
 	x.fslots, x.flows, x.tuples, x.ports = nil, nil, nil, nil
 	x.sweepAt = never
 }
@@ -380,9 +380,9 @@ func (x *Box) release(i int32) {
 	x.free = append(x.free, i)
 }
 
-// compact rebuilds the slab and the tables with only the entries in use,
-// in slab order, so that a box that once held many mappings gives the
-// memory back.
+// compact rebuilds the slab with only the entries in use, in slab order,
+// and its tables (compact keys if it now fits a small box, see small.go), so
+// that a box that once held many mappings gives the memory back.
 func (x *Box) compact() {
 	if x.b.PerFlow {
 		x.compactFlows()
@@ -391,4 +391,5 @@ func (x *Box) compact() {
 	}
 	x.free = nil
 	x.peak = x.used
+	x.index()
 }

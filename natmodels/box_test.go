@@ -528,6 +528,35 @@ func TestLookupHasNoSideEffect(t *testing.T) {
 	}
 }
 
+// TestLookupNewestOnTie: when flows from two inside endpoints share an
+// external port, Lookup returns the one with the latest activity, the newest
+// on a tie, in a small box and in one that has switched to maps.
+func TestLookupNewestOnTie(t *testing.T) {
+	for _, big := range []bool{false, true} {
+		x := mustBox(t, preset(t, ProfileLinuxMasquerade))
+		if big { // enough other flows that the box indexes them with maps
+			for i := range smallMax + 1 {
+				out(t, x, 0, netip.MustParseAddrPort("10.0.0.9:50000"), netip.AddrPortFrom(netip.AddrFrom4([4]byte{192, 0, 3, byte(i)}), 7000))
+			}
+			if !x.big {
+				t.Fatal("box did not switch to maps")
+			}
+		}
+		m1 := out(t, x, s, in1, r1p1)
+		m2 := out(t, x, s, in2, r2p1)
+		if m1 != m2 {
+			t.Fatalf("big %v: flows on %v and %v, want one port", big, m1, m2)
+		}
+		if got, ok := x.Lookup(s, m1); !ok || got != in2 {
+			t.Errorf("big %v: tie: Lookup = %v %v, want the newest, %v", big, got, ok, in2)
+		}
+		out(t, x, 2*s, in1, r1p1)
+		if got, ok := x.Lookup(2*s, m1); !ok || got != in1 {
+			t.Errorf("big %v: Lookup = %v %v, want the latest active, %v", big, got, ok, in1)
+		}
+	}
+}
+
 // TestHairpin checks the flag and that a box handles a packet whose source is
 // one of its own external endpoints, as the simulator drives it.
 func TestHairpin(t *testing.T) {
@@ -597,7 +626,8 @@ func TestSweep(t *testing.T) {
 			}
 			// When everything is dead the box drops its tables.
 			x.Inbound(10*b.Timeout, r1p1, netip.AddrPort{}) // not for this box: only sweeps
-			if x.used != 0 || x.mslots != nil || x.fslots != nil || x.byKey != nil || x.tuples != nil || x.perms != nil {
+			if x.used != 0 || x.mslots != nil || x.fslots != nil || x.byKey != nil || x.tuples != nil || x.perms != nil ||
+				x.keys != nil || x.permKeys != nil || x.big {
 				t.Errorf("empty box kept tables: used %d", x.used)
 			}
 		})

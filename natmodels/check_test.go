@@ -8,8 +8,15 @@ import (
 )
 
 // check verifies the box's internal bookkeeping: slab accounting, every
-// entry in exactly the tables it belongs to, and the per-port flow lists.
+// entry in exactly the tables it belongs to (maps, or the compact keys of a
+// small box), and the per-port flow lists.
 func (x *Box) check() error {
+	if err := x.checkSmall(); err != nil {
+		return err
+	}
+	if !x.big {
+		return x.checkLists()
+	}
 	used := 0
 	isFree := map[int32]bool{}
 	for _, i := range x.free {
@@ -99,6 +106,144 @@ func (x *Box) check() error {
 	}
 	if used != x.used || len(x.free)+used != len(x.mslots)+len(x.fslots) {
 		return fmt.Errorf("used %d, counted %d, %d free of %d+%d", x.used, used, len(x.free), len(x.mslots), len(x.fslots))
+	}
+	return nil
+}
+
+// checkSmall verifies the compact representation: a small box has no maps
+// and a compact key for every slab slot that matches the slot; a big box
+// has no keys; the permissions are in either perms or permKeys/permExps,
+// the latter short, compact and without duplicates.
+func (x *Box) checkSmall() error {
+	if x.perms != nil && x.permKeys != nil {
+		return fmt.Errorf("permissions both in a map and slices")
+	}
+	if len(x.permKeys) > smallPerms || len(x.permExps) != len(x.permKeys) {
+		return fmt.Errorf("%d permission keys, %d expiries", len(x.permKeys), len(x.permExps))
+	}
+	seen := map[uint64]bool{}
+	for _, c := range x.permKeys {
+		if seen[c] {
+			return fmt.Errorf("permission %x twice", c)
+		}
+		seen[c] = true
+		if c2, ok := unpackPortKey(c).pack(); !ok || c2 != c {
+			return fmt.Errorf("permission %x does not round-trip", c)
+		}
+	}
+	if len(x.perms)+len(x.permKeys) > x.permPeak {
+		return fmt.Errorf("%d permissions above their peak %d", len(x.perms)+len(x.permKeys), x.permPeak)
+	}
+	n := len(x.mslots) + len(x.fslots)
+	if x.big {
+		if x.keys != nil {
+			return fmt.Errorf("big box has keys")
+		}
+		if x.byPort == nil && x.tuples == nil {
+			return fmt.Errorf("big box has no maps")
+		}
+		return nil
+	}
+	if x.byKey != nil || x.byPort != nil || x.flows != nil || x.tuples != nil || x.ports != nil {
+		return fmt.Errorf("small box has maps")
+	}
+	if n > smallMax || len(x.keys) != n {
+		return fmt.Errorf("small box: %d keys for %d slots", len(x.keys), n)
+	}
+	used, free := 0, map[int32]bool{}
+	for _, i := range x.free {
+		free[i] = true
+	}
+	for i, k := range x.keys {
+		want, ok := unusedKey, true
+		if x.b.PerFlow {
+			if f := &x.fslots[i]; f.used {
+				want, ok = flowSkey(f)
+			}
+		} else if m := &x.mslots[i]; m.used {
+			want, ok = mapSkey(m)
+		}
+		if !ok {
+			return fmt.Errorf("small box: slot %d is not compact", i)
+		}
+		if k != want {
+			return fmt.Errorf("small box: slot %d has key %x, want %x", i, k, want)
+		}
+		if k != unusedKey {
+			used++
+			if free[int32(i)] {
+				return fmt.Errorf("used slot %d on the free list", i)
+			}
+		} else if !free[int32(i)] {
+			return fmt.Errorf("unused slot %d not free", i)
+		}
+	}
+	if used != x.used || len(x.free)+used != n {
+		return fmt.Errorf("used %d, counted %d, %d free of %d", x.used, used, len(x.free), n)
+	}
+	return nil
+}
+
+// checkLists verifies, for a small PerFlow box, that the outbound-created
+// flows on each port form one list (the head is the one with no prev) and
+// that no two entries share a reply tuple or an outbound flow key.
+func (x *Box) checkLists() error {
+	if !x.b.PerFlow {
+		ports := map[uint16]bool{}
+		for i := range x.mslots {
+			if m := &x.mslots[i]; m.used {
+				if ports[m.port] {
+					return fmt.Errorf("two mappings on port %d", m.port)
+				}
+				ports[m.port] = true
+			}
+		}
+		return nil
+	}
+	tuples, keys := map[tupleKey]bool{}, map[flowKey]bool{}
+	onPort, heads := map[uint16]int{}, map[uint16]int32{}
+	for i := range x.fslots {
+		f := &x.fslots[i]
+		if !f.used {
+			continue
+		}
+		if tuples[f.tuple()] {
+			return fmt.Errorf("two entries with the tuple of flow %d", i)
+		}
+		tuples[f.tuple()] = true
+		if f.unsolicited {
+			continue
+		}
+		if keys[f.key] {
+			return fmt.Errorf("two flows with the key of flow %d", i)
+		}
+		keys[f.key] = true
+		onPort[f.port]++
+		if f.prev == none {
+			if _, ok := heads[f.port]; ok {
+				return fmt.Errorf("two heads on port %d", f.port)
+			}
+			heads[f.port] = int32(i)
+		}
+	}
+	for port, h := range heads {
+		prev, n := none, 0
+		for i := h; i != none; i = x.fslots[i].next {
+			f := &x.fslots[i]
+			if !f.used || f.unsolicited || f.port != port || f.prev != prev {
+				return fmt.Errorf("bad flow %d in the list of port %d", i, port)
+			}
+			prev = i
+			if n++; n > onPort[port] {
+				return fmt.Errorf("flow list of port %d loops", port)
+			}
+		}
+		if n != onPort[port] {
+			return fmt.Errorf("%d flows listed on port %d, want %d", n, port, onPort[port])
+		}
+	}
+	if len(heads) != len(onPort) {
+		return fmt.Errorf("%d lists for %d ports", len(heads), len(onPort))
 	}
 	return nil
 }

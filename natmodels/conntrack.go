@@ -26,8 +26,9 @@ import (
 //     collision of shared/research/emulation-feasibility.md §4).
 //
 // Outbound-created flows on one external port are chained in a doubly linked
-// list (prev/next slab indices, head in x.ports), newest first, for Lookup
-// and for telling NoMapping from Filtered.
+// list (prev/next slab indices, head in x.ports or, in a small box, the
+// flow on the port with no prev), newest first, for Lookup and for telling
+// NoMapping from Filtered.
 
 func (x *Box) flowExpiry(f *flow) time.Duration {
 	if f.assured && x.b.AssuredTimeout > 0 {
@@ -36,10 +37,11 @@ func (x *Box) flowExpiry(f *flow) time.Duration {
 	return f.last + x.b.Timeout
 }
 
-// findFlow returns the outbound-created flow for k. A flow that kept its
-// inside port is found by its reply tuple, which every entry has, so flows
-// only holds the flows that did not (none at all on a masquerading router
-// without collisions).
+// findFlow returns the outbound-created flow for k in a box with maps. A
+// flow that kept its inside port is found by its reply tuple, which every
+// entry has, so flows only holds the flows that did not (none at all on a
+// masquerading router without collisions). A small box scans its keys
+// instead (findSmallFlow).
 func (x *Box) findFlow(k flowKey) (int32, bool) {
 	if i, ok := x.tuples[portKeyOf(k.b(), k.a().p)]; ok {
 		if f := &x.fslots[i]; !f.unsolicited && f.key == k {
@@ -50,18 +52,75 @@ func (x *Box) findFlow(k flowKey) (int32, bool) {
 	return i, ok
 }
 
-func (x *Box) flowOut(now time.Duration, src, dst netip.AddrPort) (uint16, bool) {
-	r := epOf(dst)
-	k := pairOf(epOf(src), r)
-	if i, ok := x.findFlow(k); ok {
-		f := &x.fslots[i]
-		if now < x.flowExpiry(f) {
-			f.last = now
-			return f.port, true
-		}
-		x.freeFlow(i)
+// flowInside returns the inside endpoint of outbound-created flow i.
+func (x *Box) flowInside(i int32) netip.AddrPort {
+	if !x.big {
+		return unpackAP(x.keys[i].b)
 	}
-	port, ok := x.allocPort(now, src.Port(), r)
+	return x.fslots[i].key.a().addrPort()
+}
+
+// flowFrom returns the entry, live or not, whose reply tuple is
+// (src -> public:port).
+func (x *Box) flowFrom(src netip.AddrPort, port uint16) (int32, bool) {
+	if !x.big {
+		c, ok := packAP(src)
+		if !ok {
+			return none, false
+		}
+		return x.slotOfA(c<<16 | uint64(port))
+	}
+	i, ok := x.tuples[portKeyOf(epOf(src), port)]
+	return i, ok
+}
+
+// flowOfTuple returns the entry, live or not, whose reply tuple is tk.
+func (x *Box) flowOfTuple(tk tupleKey) (int32, bool) {
+	if !x.big {
+		c, ok := tk.pack()
+		if !ok {
+			return none, false
+		}
+		return x.slotOfA(c)
+	}
+	i, ok := x.tuples[tk]
+	return i, ok
+}
+
+// flowHead returns the newest outbound-created flow on port, or none.
+func (x *Box) flowHead(port uint16) int32 {
+	if !x.big {
+		return x.smallFlowHead(port)
+	}
+	if h, ok := x.ports[port]; ok {
+		return h
+	}
+	return none
+}
+
+func (x *Box) flowOut(now time.Duration, src, dst netip.AddrPort) (uint16, bool) {
+	var i int32
+	var found bool
+	if x.big {
+		k := pairOf(epOf(src), epOf(dst))
+		if i, found = x.findFlow(k); !found {
+			return x.addFlow(now, k)
+		}
+	} else if i, found = x.findSmallFlow(src, dst); !found {
+		return x.addFlow(now, pairOf(epOf(src), epOf(dst)))
+	}
+	f := &x.fslots[i]
+	if now < x.flowExpiry(f) {
+		f.last = now
+		return f.port, true
+	}
+	x.freeFlow(i)
+	return x.addFlow(now, pairOf(epOf(src), epOf(dst)))
+}
+
+// addFlow makes an outbound-created flow for k on a port from allocPort.
+func (x *Box) addFlow(now time.Duration, k flowKey) (uint16, bool) {
+	port, ok := x.allocPort(now, k.a().p, k.b())
 	if !ok {
 		return 0, false
 	}
@@ -70,9 +129,7 @@ func (x *Box) flowOut(now time.Duration, src, dst netip.AddrPort) (uint16, bool)
 }
 
 func (x *Box) flowIn(now time.Duration, src netip.AddrPort, port uint16) (netip.AddrPort, Verdict) {
-	r := epOf(src)
-	tk := portKeyOf(r, port)
-	if i, ok := x.tuples[tk]; ok {
+	if i, ok := x.flowFrom(src, port); ok {
 		f := &x.fslots[i]
 		if now < x.flowExpiry(f) {
 			if !f.unsolicited {
@@ -80,7 +137,7 @@ func (x *Box) flowIn(now time.Duration, src netip.AddrPort, port uint16) (netip.
 				if x.b.RefreshOnInbound {
 					f.last = now
 				}
-				return f.key.a().addrPort(), Pass
+				return x.flowInside(i), Pass
 			}
 			f.last = now // conntrack refreshes an entry on each of its packets
 			return netip.AddrPort{}, x.portVerdict(now, port)
@@ -89,7 +146,7 @@ func (x *Box) flowIn(now time.Duration, src netip.AddrPort, port uint16) (netip.
 	}
 	v := x.portVerdict(now, port)
 	if x.b.InboundCreatesFlow {
-		x.newFlow(now, pairOf(ep{}, r), port, true)
+		x.newFlow(now, pairOf(ep{}, epOf(src)), port, true)
 	}
 	return netip.AddrPort{}, v
 }
@@ -97,11 +154,15 @@ func (x *Box) flowIn(now time.Duration, src netip.AddrPort, port uint16) (netip.
 // portVerdict is the drop reason for an inbound packet on port that matched
 // no live flow: Filtered if some live outbound-created flow uses the port.
 func (x *Box) portVerdict(now time.Duration, port uint16) Verdict {
-	i, ok := x.ports[port]
-	if !ok {
+	if !x.big {
+		for i, k := range x.keys {
+			if uint16(k.a) == port && k.b>>48 == 0 && now < x.flowExpiry(&x.fslots[i]) {
+				return Filtered
+			}
+		}
 		return NoMapping
 	}
-	for ; i != none; i = x.fslots[i].next {
+	for i := x.flowHead(port); i != none; i = x.fslots[i].next {
 		if now < x.flowExpiry(&x.fslots[i]) {
 			return Filtered
 		}
@@ -110,12 +171,13 @@ func (x *Box) portVerdict(now time.Duration, port uint16) Verdict {
 }
 
 func (x *Box) flowLookup(now time.Duration, port uint16) (netip.AddrPort, bool) {
-	i, ok := x.ports[port]
-	if !ok {
-		return netip.AddrPort{}, false
+	if !x.big {
+		if inside, ok, exact := x.smallFlowLookup(now, port); exact {
+			return inside, ok
+		}
 	}
 	best := none
-	for ; i != none; i = x.fslots[i].next {
+	for i := x.flowHead(port); i != none; i = x.fslots[i].next {
 		f := &x.fslots[i]
 		if now < x.flowExpiry(f) && (best == none || f.last > x.fslots[best].last) {
 			best = i
@@ -124,13 +186,13 @@ func (x *Box) flowLookup(now time.Duration, port uint16) (netip.AddrPort, bool) 
 	if best == none {
 		return netip.AddrPort{}, false
 	}
-	return x.fslots[best].key.a().addrPort(), true
+	return x.flowInside(best), true
 }
 
 // tupleFree reports whether no live entry holds the reply tuple tk, freeing a
 // dead one that does.
 func (x *Box) tupleFree(now time.Duration, tk tupleKey) bool {
-	i, ok := x.tuples[tk]
+	i, ok := x.flowOfTuple(tk)
 	if !ok {
 		return true
 	}
@@ -149,14 +211,27 @@ func (x *Box) newFlow(now time.Duration, k flowKey, port uint16, unsolicited boo
 		i = int32(len(x.fslots))
 		x.fslots = append(x.fslots, flow{})
 	}
-	x.fslots[i] = flow{
+	f := &x.fslots[i]
+	*f = flow{
 		key: k, last: now,
 		prev: none, next: none, port: port, unsolicited: unsolicited, used: true,
 	}
-	if x.tuples == nil {
-		x.tuples = make(map[tupleKey]int32)
+	x.armSweep(now)
+	if !unsolicited {
+		if h := x.flowHead(port); h != none {
+			f.next = h
+			x.fslots[h].prev = i
+		}
 	}
-	x.tuples[portKeyOf(k.b(), port)] = i
+	if !x.big {
+		if sk, ok := flowSkey(f); ok && len(x.fslots) <= smallMax {
+			x.setKey(i, sk)
+		} else {
+			x.grow() // indexes f too
+		}
+		return
+	}
+	x.tuples[f.tuple()] = i
 	if !unsolicited {
 		if port != k.a().p {
 			if x.flows == nil {
@@ -164,28 +239,25 @@ func (x *Box) newFlow(now time.Duration, k flowKey, port uint16, unsolicited boo
 			}
 			x.flows[k] = i
 		}
-		if x.ports == nil {
-			x.ports = make(map[uint16]int32)
-		}
-		if h, ok := x.ports[port]; ok {
-			x.fslots[i].next = h
-			x.fslots[h].prev = i
-		}
 		x.ports[port] = i
 	}
-	x.armSweep(now)
 }
 
 func (x *Box) freeFlow(i int32) {
 	f := &x.fslots[i]
-	delete(x.tuples, f.tuple())
-	if !f.unsolicited {
-		if f.port != f.key.a().p {
+	if x.big {
+		delete(x.tuples, f.tuple())
+		if !f.unsolicited && f.port != f.key.a().p {
 			delete(x.flows, f.key)
 		}
+	} else {
+		x.keys[i] = unusedKey
+	}
+	if !f.unsolicited {
 		switch {
 		case f.prev != none:
 			x.fslots[f.prev].next = f.next
+		case !x.big: // the next flow, if any, becomes the head
 		case f.next != none:
 			x.ports[f.port] = f.next
 		default:
@@ -199,6 +271,7 @@ func (x *Box) freeFlow(i int32) {
 	x.release(i)
 }
 
+// compactFlows drops the unused slots of the slab (compact then indexes it).
 func (x *Box) compactFlows() {
 	remap := make([]int32, len(x.fslots))
 	slots := make([]flow, 0, x.used)
@@ -209,9 +282,6 @@ func (x *Box) compactFlows() {
 			slots = append(slots, f)
 		}
 	}
-	var flows map[flowKey]int32
-	tuples := make(map[tupleKey]int32, x.used)
-	ports := make(map[uint16]int32)
 	for i := range slots {
 		f := &slots[i]
 		if f.prev != none {
@@ -220,18 +290,6 @@ func (x *Box) compactFlows() {
 		if f.next != none {
 			f.next = remap[f.next]
 		}
-		tuples[f.tuple()] = int32(i)
-		if !f.unsolicited {
-			if f.port != f.key.a().p {
-				if flows == nil {
-					flows = make(map[flowKey]int32)
-				}
-				flows[f.key] = int32(i)
-			}
-			if f.prev == none {
-				ports[f.port] = int32(i)
-			}
-		}
 	}
-	x.fslots, x.flows, x.tuples, x.ports = slots, flows, tuples, ports
+	x.fslots = slots
 }

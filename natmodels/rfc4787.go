@@ -41,10 +41,11 @@ func (x *Box) permKeyOf(port uint16, remote netip.AddrPort) permKey {
 	return portKeyOf(r, port)
 }
 
-// findMapping returns the mapping for k. A mapping that kept its inside
-// port is found through byPort, which every mapping is in, so byKey only
-// holds the mappings that did not (none at all on a port-preserving box
-// with one host per port).
+// findMapping returns the mapping for k in a box with maps. A mapping that
+// kept its inside port is found through byPort, which every mapping is in,
+// so byKey only holds the mappings that did not (none at all on a
+// port-preserving box with one host per port). A small box scans its keys
+// instead (findSmallMapping).
 func (x *Box) findMapping(k mapKey) (int32, bool) {
 	if i, ok := x.byPort[k.a().p]; ok && x.mslots[i].key == k {
 		return i, true
@@ -53,36 +54,98 @@ func (x *Box) findMapping(k mapKey) (int32, bool) {
 	return i, ok
 }
 
-func (x *Box) mapOut(now time.Duration, src, dst netip.AddrPort) (uint16, bool) {
-	k := x.mapKeyOf(src, dst)
-	i, found := x.findMapping(k)
-	if found && now >= x.mslots[i].expiry {
-		x.freeMapping(i)
-		found = false
+// mapOfPort returns the mapping on external port p, live or not.
+func (x *Box) mapOfPort(p uint16) (int32, bool) {
+	if !x.big {
+		return x.slotOfPort(p)
 	}
-	if !found {
-		port, ok := x.allocPort(now, src.Port(), ep{})
-		if !ok {
-			return 0, false
+	i, ok := x.byPort[p]
+	return i, ok
+}
+
+// mapInside returns the inside endpoint of mapping i.
+func (x *Box) mapInside(i int32) netip.AddrPort {
+	if !x.big {
+		return unpackAP(x.keys[i].a >> 16)
+	}
+	return x.mslots[i].key.a().addrPort()
+}
+
+// sentTo reports whether the destination key of mapping i, whose mapping
+// depends on at least what the filter does, lets src in.
+func (x *Box) sentTo(i int32, src netip.AddrPort) bool {
+	if !x.big {
+		r, ok := packAP(src)
+		own := x.keys[i].b
+		if x.b.Filtering == AddressDependent {
+			r, own = r&^0xffff, own&^0xffff
 		}
-		i = x.newMapping(now, k, port)
+		return ok && r == own
+	}
+	r, own := epOf(src), x.mslots[i].key.b()
+	if x.b.Filtering == AddressDependent {
+		r.p, own.p = 0, 0
+	}
+	return r == own
+}
+
+func (x *Box) mapOut(now time.Duration, src, dst netip.AddrPort) (uint16, bool) {
+	var i int32
+	var ok bool
+	if x.big {
+		i, ok = x.bigMapOut(now, src, dst)
+	} else {
+		i, ok = x.smallMapOut(now, src, dst)
+	}
+	if !ok {
+		return 0, false
 	}
 	m := &x.mslots[i]
 	m.expiry = now + x.b.Timeout
 	if x.b.Filtering != EndpointIndependent && x.b.Filtering > x.b.Mapping {
-		if x.perms == nil {
-			x.perms = make(map[permKey]time.Duration)
-		}
-		x.perms[x.permKeyOf(m.port, dst)] = m.expiry
-		if len(x.perms) > x.permPeak {
-			x.permPeak = len(x.perms)
-		}
+		x.setPerm(m.port, dst, m.expiry)
 	}
 	return m.port, true
 }
 
+// bigMapOut returns the live mapping for src and dst in a box with maps,
+// making one if there is none (ok=false: no port is free).
+func (x *Box) bigMapOut(now time.Duration, src, dst netip.AddrPort) (int32, bool) {
+	k := x.mapKeyOf(src, dst)
+	i, found := x.findMapping(k)
+	if found {
+		if now < x.mslots[i].expiry {
+			return i, true
+		}
+		x.freeMapping(i)
+	}
+	return x.addMapping(now, k)
+}
+
+// smallMapOut is bigMapOut for a small box, which needs the full key only
+// for a new mapping.
+func (x *Box) smallMapOut(now time.Duration, src, dst netip.AddrPort) (int32, bool) {
+	i, found := x.findSmallMapping(src, dst)
+	if found {
+		if now < x.mslots[i].expiry {
+			return i, true
+		}
+		x.freeMapping(i)
+	}
+	return x.addMapping(now, x.mapKeyOf(src, dst))
+}
+
+// addMapping makes a mapping for k on a port from allocPort.
+func (x *Box) addMapping(now time.Duration, k mapKey) (int32, bool) {
+	port, ok := x.allocPort(now, k.a().p, ep{})
+	if !ok {
+		return 0, false
+	}
+	return x.newMapping(now, k, port), true
+}
+
 func (x *Box) mapIn(now time.Duration, src netip.AddrPort, port uint16) (netip.AddrPort, Verdict) {
-	i, ok := x.byPort[port]
+	i, ok := x.mapOfPort(port)
 	if !ok {
 		return netip.AddrPort{}, NoMapping
 	}
@@ -94,32 +157,32 @@ func (x *Box) mapIn(now time.Duration, src netip.AddrPort, port uint16) (netip.A
 	switch {
 	case x.b.Filtering == EndpointIndependent:
 	case x.b.Filtering <= x.b.Mapping:
-		r, own := epOf(src), m.key.b()
-		if x.b.Filtering == AddressDependent {
-			r.p, own.p = 0, 0
-		}
-		if r != own {
+		if !x.sentTo(i, src) {
 			return netip.AddrPort{}, Filtered
 		}
 	default:
-		pk := x.permKeyOf(port, src)
-		if e, ok := x.perms[pk]; !ok || now >= e {
+		e, j, ok := x.findPerm(port, src)
+		if !ok || now >= e {
 			return netip.AddrPort{}, Filtered
 		}
 		if x.b.RefreshOnInbound {
-			x.perms[pk] = now + x.b.Timeout
+			if j >= 0 {
+				x.permExps[j] = now + x.b.Timeout
+			} else {
+				x.perms[x.permKeyOf(port, src)] = now + x.b.Timeout
+			}
 		}
 	}
 	if x.b.RefreshOnInbound {
 		m.expiry = now + x.b.Timeout
 	}
-	return m.key.a().addrPort(), Pass
+	return x.mapInside(i), Pass
 }
 
 // mapPortFree reports whether no live mapping holds port, freeing a dead one
 // that does.
 func (x *Box) mapPortFree(now time.Duration, port uint16) bool {
-	i, ok := x.byPort[port]
+	i, ok := x.mapOfPort(port)
 	if !ok {
 		return true
 	}
@@ -136,9 +199,16 @@ func (x *Box) newMapping(now time.Duration, k mapKey, port uint16) int32 {
 		i = int32(len(x.mslots))
 		x.mslots = append(x.mslots, mapping{})
 	}
-	x.mslots[i] = mapping{key: k, expiry: now + x.b.Timeout, port: port, used: true}
-	if x.byPort == nil {
-		x.byPort = make(map[uint16]int32)
+	m := &x.mslots[i]
+	*m = mapping{key: k, expiry: now + x.b.Timeout, port: port, used: true}
+	x.armSweep(now)
+	if !x.big {
+		if sk, ok := mapSkey(m); ok && len(x.mslots) <= smallMax {
+			x.setKey(i, sk)
+		} else {
+			x.grow() // indexes m too
+		}
+		return i
 	}
 	x.byPort[port] = i
 	if port != k.a().p {
@@ -147,39 +217,32 @@ func (x *Box) newMapping(now time.Duration, k mapKey, port uint16) int32 {
 		}
 		x.byKey[k] = i
 	}
-	x.armSweep(now)
 	return i
 }
 
 func (x *Box) freeMapping(i int32) {
 	m := &x.mslots[i]
-	if m.port != m.key.a().p {
-		delete(x.byKey, m.key)
-	}
-	if j, ok := x.byPort[m.port]; ok && j == i {
-		delete(x.byPort, m.port)
+	if !x.big {
+		x.keys[i] = unusedKey
+	} else {
+		if m.port != m.key.a().p {
+			delete(x.byKey, m.key)
+		}
+		if j, ok := x.byPort[m.port]; ok && j == i {
+			delete(x.byPort, m.port)
+		}
 	}
 	*m = mapping{}
 	x.release(i)
 }
 
+// compactMappings drops the unused slots of the slab (compact then indexes it).
 func (x *Box) compactMappings() {
 	slots := make([]mapping, 0, x.used)
-	var byKey map[mapKey]int32
-	byPort := make(map[uint16]int32, x.used)
 	for _, m := range x.mslots {
-		if !m.used {
-			continue
-		}
-		i := int32(len(slots))
-		slots = append(slots, m)
-		byPort[m.port] = i
-		if m.port != m.key.a().p {
-			if byKey == nil {
-				byKey = make(map[mapKey]int32)
-			}
-			byKey[m.key] = i
+		if m.used {
+			slots = append(slots, m)
 		}
 	}
-	x.mslots, x.byKey, x.byPort = slots, byKey, byPort
+	x.mslots = slots
 }
