@@ -11,7 +11,7 @@ FUZZTIME    ?= 30s
 # packages cheap enough for the race detector on every run
 RACE_PKGS   := ./protocol/... ./natmodels/... ./realnet/... ./scenarios/... ./internal/...
 
-.PHONY: all build test vet staticcheck unit race sim bench fuzz determinism results clean
+.PHONY: all build test vet staticcheck unit race sim bench fuzz determinism results results-100k clean
 
 all: build
 
@@ -56,6 +56,17 @@ determinism:
 	GOMAXPROCS=2 $(GO) run ./cmd/sim run scenarios/walker-small.yaml --quiet --out /tmp/det-2 > /dev/null
 	@h1=$$(grep trace_hash /tmp/det-1/summary.json); h2=$$(grep trace_hash /tmp/det-2/summary.json); \
 	  echo "$$h1"; echo "$$h2"; test "$$h1" = "$$h2"
+
+## results: regenerate the committed figures in results/ (minutes; results-100k: the 100,000-node runs)
+results:
+	$(GO) run ./cmd/sim run scenarios/walker-10k.yaml --quiet --out results/walker-10k
+	$(GO) run ./cmd/sim run scenarios/puncture-matrix.yaml --quiet --out results/puncture-matrix
+	$(GO) run ./cmd/sim run scenarios/puncture-matrix-eager.yaml --quiet --out results/puncture-matrix-eager
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./protocol/... ./simnet/... ./natmodels/... > results/bench.txt
+
+results-100k:
+	$(GO) run ./cmd/sim run scenarios/walker-100k-fast.yaml --quiet --out results/walker-100k-fast
+	$(GO) run ./cmd/sim run scenarios/walker-100k-ed25519.yaml --quiet --out results/walker-100k-ed25519
 
 clean:
 	rm -rf results/runs

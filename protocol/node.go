@@ -106,6 +106,7 @@ type Node struct {
 	votes    votes
 
 	communities []*Community // sorted by cid
+	solo        *Community   // the only community, when there is exactly one
 	stopped     bool
 
 	s     *Scratch
@@ -187,8 +188,8 @@ func (n *Node) Communities() []*Community { return n.communities }
 
 // Community returns the joined community cid, or nil.
 func (n *Node) Community(cid wire.CID) *Community {
-	if len(n.communities) == 1 {
-		if c := n.communities[0]; c.cid == cid {
+	if c := n.solo; c != nil {
+		if c.cid == cid {
 			return c
 		}
 		return nil
@@ -213,6 +214,10 @@ func (n *Node) Join(cid wire.CID) *Community {
 		return bytes.Compare(c.cid[:], id[:])
 	})
 	n.communities = slices.Insert(n.communities, i, c)
+	n.solo = nil
+	if len(n.communities) == 1 {
+		n.solo = c
+	}
 	c.start()
 	return c
 }

@@ -38,7 +38,10 @@ type punctureTracker struct {
 	head int
 	// open holds, per host, its open introductions in the order they were
 	// made (a few per host: one per walk step and side; many for trackers).
-	open       [][]openEntry
+	open [][]openEntry
+	// mask[h] has bit (other & 63) set for every other host in open[h]:
+	// most deliveries are ruled out by this one dense load.
+	mask       []uint64
 	pairs      map[string]*PairStats
 	unresolved int64
 	truncated  int64
@@ -67,7 +70,10 @@ func (p *punctureTracker) introduced(requester, introduced netip.AddrPort) {
 	p.recs = append(p.recs, introRec{x: int32(x), y: int32(y), t0: now})
 	for len(p.open) <= max(x, y) {
 		p.open = append(p.open, nil)
+		p.mask = append(p.mask, 0)
 	}
+	p.mask[x] |= 1 << (uint(y) & 63)
+	p.mask[y] |= 1 << (uint(x) & 63)
 	// the same two peers may be introduced again while an earlier
 	// introduction is still open: each is judged on its own
 	p.open[x] = append(p.open[x], openEntry{other: int32(y), rec: idx, t0: now})
@@ -77,7 +83,7 @@ func (p *punctureTracker) introduced(requester, introduced netip.AddrPort) {
 // delivered is the network's delivery hook: dst heard from src. It scans
 // the shorter of the two hosts' lists (a tracker's is very long).
 func (p *punctureTracker) delivered(src, dst int) {
-	if dst >= len(p.open) || src >= len(p.open) {
+	if dst >= len(p.mask) || src >= len(p.open) || p.mask[dst]&(1<<(uint(src)&63)) == 0 {
 		return
 	}
 	l, other := p.open[dst], int32(src)
@@ -98,6 +104,21 @@ func (p *punctureTracker) delivered(src, dst int) {
 	}
 }
 
+// pop drops host h's oldest open entry and recomputes its mask.
+func (p *punctureTracker) pop(h int32) {
+	l := p.open[h][1:]
+	p.open[h] = l
+	if len(l) > 64 {
+		p.mask[h] = ^uint64(0) // a busy host (a tracker): keep every bit
+		return
+	}
+	var m uint64
+	for _, e := range l {
+		m |= 1 << (uint(e.other) & 63)
+	}
+	p.mask[h] = m
+}
+
 // finalize tallies every introduction whose window closed by now. Windows
 // that would end after the run are not counted.
 func (p *punctureTracker) finalize(now time.Duration) {
@@ -110,8 +131,8 @@ func (p *punctureTracker) finalize(now time.Duration) {
 		p.head++
 		// records close in the order they were opened: each is the
 		// oldest entry of both its hosts' lists
-		p.open[rec.x] = p.open[rec.x][1:]
-		p.open[rec.y] = p.open[rec.y][1:]
+		p.pop(rec.x)
+		p.pop(rec.y)
 		if rec.t0+PunctureWindow > end {
 			p.truncated++
 			continue
