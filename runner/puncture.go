@@ -1,7 +1,6 @@
 package runner
 
 import (
-	"net/netip"
 	"time"
 
 	"github.com/dispersy-go/dispersy/natmodels"
@@ -41,31 +40,23 @@ type punctureTracker struct {
 	open [][]openEntry
 	// mask[h] has bit (other & 63) set for every other host in open[h]:
 	// most deliveries are ruled out by this one dense load.
-	mask       []uint64
-	pairs      map[string]*PairStats
-	unresolved int64
-	truncated  int64
-	base       int64
+	mask      []uint64
+	pairs     map[string]*PairStats
+	truncated int64
+	base      int64
 }
 
 func newPunctureTracker(r *run) *punctureTracker {
 	return &punctureTracker{r: r, pairs: make(map[string]*PairStats)}
 }
 
-// introduced is called when an introducer introduces the peer it knows at
-// introduced to the walker it knows at requester: the introduction's
-// moment, before the response and the puncture-request travel.
-func (p *punctureTracker) introduced(requester, introduced netip.AddrPort) {
-	x, ok1 := p.r.net.ResolvePublic(requester)
-	y, ok2 := p.r.net.ResolvePublic(introduced)
-	if !ok1 || !ok2 {
-		p.unresolved++
-		return
-	}
+// introduced records that an introducer introduced host y to walker x at
+// now: the introduction's moment, before the response and the
+// puncture-request travel.
+func (p *punctureTracker) introduced(x, y int, now time.Duration) {
 	if x == y {
 		return
 	}
-	now := p.r.net.Now()
 	idx := int32(p.base + int64(len(p.recs)))
 	p.recs = append(p.recs, introRec{x: int32(x), y: int32(y), t0: now})
 	for len(p.open) <= max(x, y) {
@@ -80,9 +71,9 @@ func (p *punctureTracker) introduced(requester, introduced netip.AddrPort) {
 	p.open[y] = append(p.open[y], openEntry{other: int32(x), rec: idx, t0: now})
 }
 
-// delivered is the network's delivery hook: dst heard from src. It scans
-// the shorter of the two hosts' lists (a tracker's is very long).
-func (p *punctureTracker) delivered(src, dst int) {
+// delivered records that dst heard from src at now. It scans the shorter
+// of the two hosts' lists (a tracker's is very long).
+func (p *punctureTracker) delivered(src, dst int, now time.Duration) {
 	if dst >= len(p.mask) || src >= len(p.open) || p.mask[dst]&(1<<(uint(src)&63)) == 0 {
 		return
 	}
@@ -90,7 +81,6 @@ func (p *punctureTracker) delivered(src, dst int) {
 	if len(p.open[src]) < len(l) {
 		l, other = p.open[src], int32(dst)
 	}
-	now := p.r.net.Now()
 	for _, e := range l {
 		if e.other != other || now-e.t0 > PunctureWindow {
 			continue
@@ -158,4 +148,96 @@ func (p *punctureTracker) finalize(now time.Duration) {
 		p.base += int64(p.head)
 		p.head = 0
 	}
+}
+
+// punctEvent is one input of the puncture tracker, in event-loop order.
+type punctEvent struct {
+	kind uint8 // evIntro, evDeliver, evTick
+	a, b int32
+	t    time.Duration
+}
+
+const (
+	evIntro uint8 = iota
+	evDeliver
+	evTick
+)
+
+// asyncPuncture feeds a punctureTracker on its own goroutine: the event
+// loop only appends events to a batch, the tracker consumes them in the
+// same order, so its results do not depend on scheduling.
+type asyncPuncture struct {
+	t    *punctureTracker
+	cur  []punctEvent
+	work chan punctItem
+	free chan []punctEvent
+}
+
+type punctItem struct {
+	evs []punctEvent
+	ack chan struct{}
+}
+
+const punctBatch = 8192
+
+func newAsyncPuncture(t *punctureTracker) *asyncPuncture {
+	a := &asyncPuncture{t: t, work: make(chan punctItem, 16), free: make(chan []punctEvent, 16),
+		cur: make([]punctEvent, 0, punctBatch)}
+	go a.run()
+	return a
+}
+
+func (a *asyncPuncture) run() {
+	for it := range a.work {
+		for _, e := range it.evs {
+			switch e.kind {
+			case evIntro:
+				a.t.introduced(int(e.a), int(e.b), e.t)
+			case evDeliver:
+				a.t.delivered(int(e.a), int(e.b), e.t)
+			case evTick:
+				a.t.finalize(e.t)
+			}
+		}
+		if it.ack != nil {
+			close(it.ack)
+		}
+		if it.evs != nil {
+			select {
+			case a.free <- it.evs[:0]:
+			default:
+			}
+		}
+	}
+}
+
+func (a *asyncPuncture) add(e punctEvent) {
+	a.cur = append(a.cur, e)
+	if len(a.cur) == cap(a.cur) {
+		a.send(nil)
+	}
+}
+
+func (a *asyncPuncture) send(ack chan struct{}) {
+	a.work <- punctItem{evs: a.cur, ack: ack}
+	select {
+	case b := <-a.free:
+		a.cur = b
+	default:
+		a.cur = make([]punctEvent, 0, punctBatch)
+	}
+}
+
+// barrier returns once every event added so far is consumed; the tracker
+// may then be read until the next add.
+func (a *asyncPuncture) barrier() {
+	ack := make(chan struct{})
+	a.send(ack)
+	<-ack
+}
+
+// close consumes what is left and stops the worker.
+func (a *asyncPuncture) close() {
+	a.barrier()
+	close(a.work)
 }

@@ -62,17 +62,19 @@ type node struct {
 }
 
 type run struct {
-	s       *scenarios.Scenario
-	seed    uint64
-	cfg     protocol.Config
-	net     *simnet.Network
-	nodes   []*node // trackers first
-	peers   []*node // non-tracker nodes
-	punct   *punctureTracker
-	sent    [256]int64
-	sentB   [256]int64
-	drops   [wire.NumReasons]int64
-	maxHeap uint64
+	s          *scenarios.Scenario
+	seed       uint64
+	cfg        protocol.Config
+	net        *simnet.Network
+	nodes      []*node // trackers first
+	peers      []*node // non-tracker nodes
+	punct      *punctureTracker
+	pq         *asyncPuncture
+	sent       [256]int64
+	sentB      [256]int64
+	drops      [wire.NumReasons]int64
+	unresolved int64 // introductions naming an address no host owns
+	maxHeap    uint64
 }
 
 // Run executes the scenario and returns its summary.
@@ -102,7 +104,11 @@ func Run(s *scenarios.Scenario, o Options) (*Summary, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: network.latency: %w", s.File, err)
 	}
-	r.net, err = simnet.New(simnet.Config{Seed: r.seed, Latency: lat, Loss: s.Network.Loss, Seal: seal})
+	// The trace hash and the puncture measurement run on their own
+	// goroutines, fed in event-loop order: the loop itself stays single.
+	trace := newAsyncHash()
+	defer trace.close()
+	r.net, err = simnet.New(simnet.Config{Seed: r.seed, Latency: lat, Loss: s.Network.Loss, Seal: seal, Trace: trace})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", s.File, err)
 	}
@@ -118,7 +124,7 @@ func Run(s *scenarios.Scenario, o Options) (*Summary, error) {
 		every = 30 * time.Second
 	}
 	r.net.OnProgress(every, func(now time.Duration) {
-		r.punct.finalize(now)
+		r.pq.add(punctEvent{kind: evTick, t: now})
 		h := heapBytes()
 		r.maxHeap = max(r.maxHeap, h)
 		if o.OnProgress != nil {
@@ -133,7 +139,8 @@ func Run(s *scenarios.Scenario, o Options) (*Summary, error) {
 	if err := r.net.RunUntil(s.Duration); err != nil {
 		return nil, fmt.Errorf("%s: %w", s.File, err)
 	}
-	r.punct.finalize(s.Duration + time.Hour) // count every finished window
+	r.pq.add(punctEvent{kind: evTick, t: s.Duration + time.Hour}) // count every finished window
+	r.pq.close()
 	r.maxHeap = max(r.maxHeap, heapBytes())
 	sum := r.summary(scheme.Name())
 	if o.Clock != nil {
@@ -177,6 +184,7 @@ func (r *run) build(scheme protocol.Scheme) error {
 	total := s.Trackers + s.Nodes
 	r.nodes = make([]*node, 0, total)
 	r.punct = newPunctureTracker(r)
+	r.pq = newAsyncPuncture(r.punct)
 	scratch := protocol.NewScratch() // nodes never run concurrently in simnet
 	for i := 0; i < total; i++ {
 		isTracker := i < s.Trackers
@@ -217,7 +225,9 @@ func (r *run) build(scheme protocol.Scheme) error {
 			r.peers = append(r.peers, nd)
 		}
 	}
-	r.net.OnDeliver(r.punct.delivered)
+	r.net.OnDeliver(func(src, dst int) {
+		r.pq.add(punctEvent{kind: evDeliver, a: int32(src), b: int32(dst), t: r.net.Now()})
+	})
 	cid := CommunityID()
 	for _, nd := range r.nodes {
 		if !nd.tracker {
@@ -242,8 +252,17 @@ func (o *observer) PacketDropped(reason wire.Reason) { o.r.drops[reason]++ }
 
 func (o *observer) Introduced(wire.CID, netip.AddrPort, netip.AddrPort) {}
 
+// Introducing resolves both addresses to hosts now (NAT state changes
+// later) and hands the introduction to the puncture tracker.
 func (o *observer) Introducing(_ wire.CID, requester, introduced netip.AddrPort) {
-	o.r.punct.introduced(requester, introduced)
+	r := o.r
+	x, ok1 := r.net.ResolvePublic(requester)
+	y, ok2 := r.net.ResolvePublic(introduced)
+	if !ok1 || !ok2 {
+		r.unresolved++
+		return
+	}
+	r.pq.add(punctEvent{kind: evIntro, a: int32(x), b: int32(y), t: r.net.Now()})
 }
 
 func (o *observer) ConnTypeChanged(wire.ConnType) {}

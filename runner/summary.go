@@ -131,7 +131,7 @@ func (r *run) summary(crypto string) *Summary {
 	}
 	s.Walker = r.walkerSummary()
 	ps := PunctureSummary{Pairs: r.punct.pairs, WindowSeconds: PunctureWindow.Seconds(),
-		Unresolved: r.punct.unresolved, Truncated: r.punct.truncated}
+		Unresolved: r.unresolved, Truncated: r.punct.truncated}
 	for _, p := range r.punct.pairs {
 		ps.Overall.Introductions += p.Introductions
 		ps.Overall.Successes += p.Successes
