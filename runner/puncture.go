@@ -141,6 +141,9 @@ func (p *punctureTracker) finalize(now time.Duration) {
 		if rec.xy && rec.yx {
 			ps.Successes++
 		}
+		if rec.xy {
+			ps.WalkerReached++
+		}
 	}
 	if p.head > 1<<16 && p.head*2 > len(p.recs) {
 		n := copy(p.recs, p.recs[p.head:])

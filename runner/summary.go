@@ -59,7 +59,13 @@ type WalkerSummary struct {
 // them punctured.
 type PairStats struct {
 	Introductions int64 `json:"introductions"`
-	Successes     int64 `json:"successes"`
+	// Successes counts introductions after which both sides heard from
+	// each other within the window.
+	Successes int64 `json:"successes"`
+	// WalkerReached counts introductions after which the walker heard from
+	// the introduced node (its puncture got through the walker's NAT): the
+	// one-way view, closest to Dispersy's published puncture rate.
+	WalkerReached int64 `json:"walker_reached"`
 }
 
 // PunctureSummary is the NAT-pair matrix.
@@ -70,6 +76,8 @@ type PunctureSummary struct {
 	Overall PairStats `json:"overall"`
 	// SuccessRate is Overall.Successes / Overall.Introductions.
 	SuccessRate float64 `json:"success_rate"`
+	// WalkerReachedRate is Overall.WalkerReached / Overall.Introductions.
+	WalkerReachedRate float64 `json:"walker_reached_rate"`
 	// Window is the puncture window in seconds.
 	WindowSeconds float64 `json:"window_seconds"`
 	// Unresolved counts introductions naming an address no host owns.
@@ -135,9 +143,11 @@ func (r *run) summary(crypto string) *Summary {
 	for _, p := range r.punct.pairs {
 		ps.Overall.Introductions += p.Introductions
 		ps.Overall.Successes += p.Successes
+		ps.Overall.WalkerReached += p.WalkerReached
 	}
 	if ps.Overall.Introductions > 0 {
 		ps.SuccessRate = float64(ps.Overall.Successes) / float64(ps.Overall.Introductions)
+		ps.WalkerReachedRate = float64(ps.Overall.WalkerReached) / float64(ps.Overall.Introductions)
 	}
 	s.Puncture = ps
 	return s

@@ -161,7 +161,8 @@ func printSummary(w io.Writer, s *runner.Summary) {
 		{"connected fraction", fmt.Sprintf("%.4f", s.Walker.ConnectedFraction)},
 		{"mean verified candidates", fmt.Sprintf("%.2f", s.Walker.MeanVerifiedCandidates)},
 		{"connection type accuracy", fmt.Sprintf("%.4f", s.Walker.ConnectionTypeAccuracy)},
-		{"puncture success", fmt.Sprintf("%.4f (%d / %d)", s.Puncture.SuccessRate, s.Puncture.Overall.Successes, s.Puncture.Overall.Introductions)},
+		{"puncture success (both ways)", fmt.Sprintf("%.4f (%d / %d)", s.Puncture.SuccessRate, s.Puncture.Overall.Successes, s.Puncture.Overall.Introductions)},
+		{"walker reached by puncture", fmt.Sprintf("%.4f", s.Puncture.WalkerReachedRate)},
 		{"trace hash", s.TraceHash},
 	}
 	_ = t.Bulk(rows)
@@ -171,14 +172,19 @@ func printSummary(w io.Writer, s *runner.Summary) {
 		return
 	}
 	p := tablewriter.NewWriter(w)
-	p.Header("NAT pair", "introductions", "successes", "rate")
+	p.Header("NAT pair", "introductions", "successes", "rate", "walker reached")
 	for _, k := range runner.PairOrder(s.Puncture.Pairs) {
 		ps := s.Puncture.Pairs[k]
 		rate := 0.0
 		if ps.Introductions > 0 {
 			rate = float64(ps.Successes) / float64(ps.Introductions)
 		}
-		_ = p.Append([]string{k, strconv.FormatInt(ps.Introductions, 10), strconv.FormatInt(ps.Successes, 10), fmt.Sprintf("%.3f", rate)})
+		reached := 0.0
+		if ps.Introductions > 0 {
+			reached = float64(ps.WalkerReached) / float64(ps.Introductions)
+		}
+		_ = p.Append([]string{k, strconv.FormatInt(ps.Introductions, 10), strconv.FormatInt(ps.Successes, 10),
+			fmt.Sprintf("%.3f", rate), fmt.Sprintf("%.3f", reached)})
 	}
 	_ = p.Render()
 }
