@@ -58,16 +58,15 @@ type Community struct {
 	punches    []*punch
 	globalTime uint64
 
-	stepTimer      Timer
-	insertTimer    Timer
-	retryTimer     Timer
-	stepFn         func()
-	fastFn         func()
-	insertFn       func()
-	fastSteps      int
-	retryPending   bool
-	firstStepTaken bool
-	steps          uint64
+	stepTimer    Timer
+	insertTimer  Timer
+	retryTimer   Timer
+	stepFn       func()
+	fastFn       func()
+	insertFn     func()
+	fastSteps    int
+	retryPending bool
+	steps        uint64
 }
 
 func newCommunity(n *Node, cid wire.CID) *Community {
