@@ -170,7 +170,8 @@ const (
 // loop only appends events to a batch, the tracker consumes them in the
 // same order, so its results do not depend on scheduling.
 type asyncPuncture struct {
-	t    *punctureTracker
+	t      *punctureTracker
+	closed bool
 	cur  []punctEvent
 	work chan punctItem
 	free chan []punctEvent
@@ -239,8 +240,12 @@ func (a *asyncPuncture) barrier() {
 	<-ack
 }
 
-// close consumes what is left and stops the worker.
+// close consumes what is left and stops the worker; it is idempotent.
 func (a *asyncPuncture) close() {
+	if a.closed {
+		return
+	}
+	a.closed = true
 	a.barrier()
 	close(a.work)
 }

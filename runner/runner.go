@@ -116,7 +116,11 @@ func Run(s *scenarios.Scenario, o Options) (*Summary, error) {
 	if o.Clock != nil {
 		start = o.Clock()
 	}
-	if err := r.build(scheme); err != nil {
+	err = r.build(scheme)
+	if r.pq != nil {
+		defer r.pq.close() // on every path: the worker must not outlive the run
+	}
+	if err != nil {
 		return nil, err
 	}
 	every := o.ProgressEvery
