@@ -172,9 +172,9 @@ const (
 type asyncPuncture struct {
 	t      *punctureTracker
 	closed bool
-	cur  []punctEvent
-	work chan punctItem
-	free chan []punctEvent
+	cur    []punctEvent
+	work   chan punctItem
+	free   chan []punctEvent
 }
 
 type punctItem struct {
