@@ -29,6 +29,15 @@ const (
 	ReasonInvalidSource            // the datagram came from an invalid address (set by the protocol layer)
 	ReasonSelfIntroduction         // introduced to ourselves (set by the protocol layer)
 	ReasonNotWanted                // a valid message this node has no use for (set by the protocol layer)
+	ReasonBadSequence              // sequence number 0, or an empty or inverted sequence range
+	ReasonDuplicate                // a message the node already stores, e.g. a replayed packet (protocol layer)
+	ReasonFutureGlobalTime         // global time beyond the acceptable window (protocol layer)
+	ReasonConflict                 // same member and global time as a stored message, different content (protocol layer)
+	ReasonSequenceConflict         // sequence number out of line with the member's stored ones (protocol layer)
+	ReasonInactive                 // older than the message type's pruning threshold (protocol layer)
+	ReasonHistoryOld               // last-sync message older than every one held for its member (protocol layer)
+	ReasonUnknownMember            // a request names a member the node holds nothing of (protocol layer)
+	ReasonGapExpired               // held back for a sequence gap that was never filled (protocol layer)
 	NumReasons                     // number of reasons; not a reason
 )
 
@@ -36,6 +45,8 @@ var reasonNames = [NumReasons]string{
 	"none", "short", "version", "unknown_type", "truncated", "trailing_bytes", "bad_key", "bad_flags",
 	"bad_sync", "bad_global_time", "bad_signature", "unknown_community", "own_member",
 	"unknown_identifier", "bad_address", "invalid_source", "self_introduction", "not_wanted",
+	"bad_sequence", "duplicate", "future_global_time", "conflict", "sequence_conflict", "inactive",
+	"history_old", "unknown_member", "gap_expired",
 }
 
 // String is the reason's snake_case name, used as a counter key.
@@ -121,32 +132,88 @@ type Packet struct {
 	Type             Type
 	Key              []byte // the signer's public key; nil for unauthenticated messages
 	GlobalTime       uint64
+	Sequence         uint32 // sequence number, for types laid out with one; else 0
 	Body             []byte // the signed bytes: everything before Signature
 	Signature        []byte
+	Payload          []byte // the payload section, aliasing the packet
 
 	IntroRequest    IntroRequest
 	IntroResponse   IntroResponse
 	PunctureRequest PunctureRequest
 	Puncture        Puncture
+	MissingSequence MissingSequence
+	MissingMessage  MissingMessage
+	MissingIdentity MissingIdentity
 
 	sync SyncBlock
 	err  Error
 }
 
-// policy describes how a message type is laid out.
-type policy struct {
-	known  bool
-	signed bool // MemberAuthentication: key section and trailing signature
+// MissingSequence is the payload of dispersy-missing-sequence: "send me
+// member's messages of type Meta numbered Low..High".
+type MissingSequence struct {
+	Member    [20]byte // the member id (SHA-1 of its key)
+	Meta      Type
+	Low, High uint32 // 0 < Low <= High
 }
 
-func policyOf(t Type) policy {
+// MissingMessage is the payload of dispersy-missing-message: "send me the
+// messages member Key created at these global times".
+type MissingMessage struct {
+	Key   []byte // the member's public key, aliasing the packet
+	times []byte // 8 bytes per global time, aliasing the packet
+}
+
+// Len returns how many global times the request names (at least 1).
+func (m *MissingMessage) Len() int { return len(m.times) / 8 }
+
+// GlobalTime returns the i-th requested global time.
+func (m *MissingMessage) GlobalTime(i int) uint64 { return binary.BigEndian.Uint64(m.times[i*8:]) }
+
+// MissingIdentity is the payload of dispersy-missing-identity: "send me the
+// identity of the member with this id".
+type MissingIdentity struct {
+	Member [20]byte
+}
+
+// Layout says how a message type is laid out on the wire: which sections it
+// has. Dispersy's own types have fixed layouts; a community lays out its
+// own types (1..234) from their policies.
+type Layout struct {
+	// Known marks the type as decodable.
+	Known bool
+	// Signed is MemberAuthentication: a member key section and a trailing
+	// signature. Without it the message is NoAuthentication.
+	Signed bool
+	// Stored is a full-sync or last-sync distribution: the global time must
+	// not be 0.
+	Stored bool
+	// Sequence adds a 4-byte sequence number, which must not be 0, after
+	// the global time (full-sync with sequence numbers).
+	Sequence bool
+}
+
+// Layouts maps each type byte to its layout. Entries for Dispersy's own
+// types are ignored: those layouts are fixed.
+type Layouts [256]Layout
+
+// FirstReservedType is the lowest type byte Dispersy reserves for itself;
+// community types are 1..FirstReservedType-1.
+const FirstReservedType = 235
+
+func layoutOf(t Type, l *Layouts) Layout {
 	switch t {
 	case TypeIntroductionRequest, TypeIntroductionResponse, TypePuncture:
-		return policy{known: true, signed: true}
-	case TypePunctureRequest:
-		return policy{known: true}
+		return Layout{Known: true, Signed: true}
+	case TypePunctureRequest, TypeMissingSequence, TypeMissingMessage, TypeMissingIdentity:
+		return Layout{Known: true}
+	case TypeIdentity:
+		return Layout{Known: true, Signed: true, Stored: true}
 	}
-	return policy{}
+	if l != nil && t != 0 && t < FirstReservedType {
+		return l[t]
+	}
+	return Layout{}
 }
 
 // Peek returns the community id and message type of a packet without
@@ -159,14 +226,20 @@ func Peek(b []byte) (cid CID, t Type, ok bool) {
 	return cid, Type(b[PrefixLen]), true
 }
 
-// Decode parses b into p. sigLen is the signature length of the signature
-// scheme in use and keyLen the exact length of member keys (0: any length up to
-// MaxKeyLen). It never panics, never allocates, and verifies no signature:
-// the caller verifies p.Signature over p.Body.
+// Decode parses one of Dispersy's own message types; see DecodeWith.
 func Decode(b []byte, sigLen, keyLen int, p *Packet) error {
+	return DecodeWith(b, sigLen, keyLen, nil, p)
+}
+
+// DecodeWith parses b into p. sigLen is the signature length of the
+// signature scheme in use and keyLen the exact length of member keys (0:
+// any length up to MaxKeyLen). Community types are decoded by their entry
+// in l (nil: none are known). It never panics, never allocates, and
+// verifies no signature: the caller verifies p.Signature over p.Body.
+func DecodeWith(b []byte, sigLen, keyLen int, l *Layouts, p *Packet) error {
 	p.Type = 0
-	p.Key, p.Body, p.Signature = nil, nil, nil
-	p.GlobalTime = 0
+	p.Key, p.Body, p.Signature, p.Payload = nil, nil, nil, nil
+	p.GlobalTime, p.Sequence = 0, 0
 	if len(b) < MinPacketLen {
 		return fail(p, ReasonShort)
 	}
@@ -176,13 +249,13 @@ func Decode(b []byte, sigLen, keyLen int, p *Packet) error {
 	p.CommunityVersion = b[1]
 	copy(p.CID[:], b[2:PrefixLen])
 	p.Type = Type(b[PrefixLen])
-	pol := policyOf(p.Type)
-	if !pol.known {
+	pol := layoutOf(p.Type, l)
+	if !pol.Known {
 		return fail(p, ReasonUnknownType)
 	}
 	off := MinPacketLen
 	end := len(b)
-	if pol.signed {
+	if pol.Signed {
 		if len(b) < off+2 {
 			return fail(p, ReasonTruncated)
 		}
@@ -209,7 +282,21 @@ func Decode(b []byte, sigLen, keyLen int, p *Packet) error {
 	}
 	p.GlobalTime = binary.BigEndian.Uint64(b[off:])
 	off += 8
+	if pol.Stored && p.GlobalTime == 0 {
+		return fail(p, ReasonBadGlobalTime)
+	}
+	if pol.Sequence {
+		if end-off < 4 {
+			return fail(p, ReasonTruncated)
+		}
+		p.Sequence = binary.BigEndian.Uint32(b[off:])
+		off += 4
+		if p.Sequence == 0 {
+			return fail(p, ReasonBadSequence)
+		}
+	}
 	payload := b[off:end]
+	p.Payload = payload
 	switch p.Type {
 	case TypeIntroductionRequest:
 		return decodeIntroRequest(payload, p)
@@ -241,8 +328,71 @@ func Decode(b []byte, sigLen, keyLen int, p *Packet) error {
 			Identifier: binary.BigEndian.Uint16(payload[12:]),
 		}
 		return nil
+	case TypeIdentity:
+		if len(payload) > 0 {
+			return fail(p, ReasonTrailing)
+		}
+		return nil
+	case TypeMissingIdentity:
+		if len(payload) < 20 {
+			return fail(p, ReasonTruncated)
+		}
+		if len(payload) > 20 {
+			return fail(p, ReasonTrailing)
+		}
+		copy(p.MissingIdentity.Member[:], payload)
+		return nil
+	case TypeMissingSequence:
+		return decodeMissingSequence(payload, p)
+	case TypeMissingMessage:
+		return decodeMissingMessage(payload, keyLen, p)
+	}
+	if p.Type < FirstReservedType {
+		return nil // a community type: the payload is the community's
 	}
 	return fail(p, ReasonUnknownType)
+}
+
+func decodeMissingSequence(b []byte, p *Packet) error {
+	if len(b) < 29 {
+		return fail(p, ReasonTruncated)
+	}
+	if len(b) > 29 {
+		return fail(p, ReasonTrailing)
+	}
+	m := &p.MissingSequence
+	copy(m.Member[:], b)
+	m.Meta = Type(b[20])
+	m.Low = binary.BigEndian.Uint32(b[21:])
+	m.High = binary.BigEndian.Uint32(b[25:])
+	if m.Low == 0 || m.Low > m.High {
+		return fail(p, ReasonBadSequence)
+	}
+	return nil
+}
+
+func decodeMissingMessage(b []byte, keyLen int, p *Packet) error {
+	if len(b) < 2 {
+		return fail(p, ReasonTruncated)
+	}
+	kl := int(binary.BigEndian.Uint16(b))
+	if kl == 0 || kl > MaxKeyLen || (keyLen > 0 && kl != keyLen) {
+		return fail(p, ReasonBadKey)
+	}
+	rest := b[2:]
+	if len(rest) < kl+8 {
+		return fail(p, ReasonTruncated)
+	}
+	if (len(rest)-kl)%8 != 0 {
+		return fail(p, ReasonTrailing)
+	}
+	p.MissingMessage = MissingMessage{Key: rest[:kl], times: rest[kl:]}
+	for i := range p.MissingMessage.Len() {
+		if p.MissingMessage.GlobalTime(i) == 0 {
+			return fail(p, ReasonBadGlobalTime)
+		}
+	}
+	return nil
 }
 
 // SyncHeaderLen is the length of the sync block before the bloom bytes.
@@ -396,4 +546,33 @@ func AppendPuncture(b []byte, r *Puncture) []byte {
 	b = PutAddr(b, r.SourceLAN)
 	b = PutAddr(b, r.SourceWAN)
 	return binary.BigEndian.AppendUint16(b, r.Identifier)
+}
+
+// AppendSequence appends the 4-byte sequence number of a full-sync message
+// with sequence numbers (after the global time).
+func AppendSequence(b []byte, seq uint32) []byte {
+	return binary.BigEndian.AppendUint32(b, seq)
+}
+
+// AppendMissingSequence appends a missing-sequence payload.
+func AppendMissingSequence(b []byte, m *MissingSequence) []byte {
+	b = append(b, m.Member[:]...)
+	b = append(b, byte(m.Meta))
+	b = binary.BigEndian.AppendUint32(b, m.Low)
+	return binary.BigEndian.AppendUint32(b, m.High)
+}
+
+// AppendMissingMessage appends a missing-message payload asking for key's
+// messages at the global times gts (at least one).
+func AppendMissingMessage(b []byte, key []byte, gts []uint64) []byte {
+	b = AppendMember(b, key)
+	for _, gt := range gts {
+		b = binary.BigEndian.AppendUint64(b, gt)
+	}
+	return b
+}
+
+// AppendMissingIdentity appends a missing-identity payload.
+func AppendMissingIdentity(b []byte, m *MissingIdentity) []byte {
+	return append(b, m.Member[:]...)
 }

@@ -20,16 +20,34 @@ var testKey = bytes.Repeat([]byte{0xAB}, 32)
 
 func ap(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
 
+// testLayouts defines three community types: 1 full-sync, 2 full-sync with
+// sequence numbers, 3 unsigned direct.
+var testLayouts = func() *Layouts {
+	var l Layouts
+	l[1] = Layout{Known: true, Signed: true, Stored: true}
+	l[2] = Layout{Known: true, Signed: true, Stored: true, Sequence: true}
+	l[3] = Layout{Known: true}
+	return &l
+}()
+
 // build encodes a message of type t with payload written by body, a fake
 // all-0x5A signature when signed.
 func build(t Type, gt uint64, body func([]byte) []byte) []byte {
+	return buildSeq(t, gt, 0, body)
+}
+
+func buildSeq(t Type, gt uint64, seq uint32, body func([]byte) []byte) []byte {
+	l := layoutOf(t, testLayouts)
 	b := AppendHeader(nil, CommunityVersion, CID{0xC1, 0xD0}, t)
-	if policyOf(t).signed {
+	if l.Signed {
 		b = AppendMember(b, testKey)
 	}
 	b = AppendGlobalTime(b, gt)
+	if l.Sequence {
+		b = AppendSequence(b, seq)
+	}
 	b = body(b)
-	if policyOf(t).signed {
+	if l.Signed {
 		b = append(b, bytes.Repeat([]byte{0x5A}, testSigLen)...)
 	}
 	return b
@@ -54,6 +72,19 @@ func samplePackets() map[string][]byte {
 		"introduction-response": build(TypeIntroductionResponse, 43, func(b []byte) []byte { return AppendIntroResponse(b, &resp) }),
 		"puncture-request":      build(TypePunctureRequest, 44, func(b []byte) []byte { return AppendPunctureRequest(b, &pr) }),
 		"puncture":              build(TypePuncture, 45, func(b []byte) []byte { return AppendPuncture(b, &pu) }),
+		"identity":              build(TypeIdentity, 2, func(b []byte) []byte { return b }),
+		"missing-identity": build(TypeMissingIdentity, 46, func(b []byte) []byte {
+			return AppendMissingIdentity(b, &MissingIdentity{Member: [20]byte{1, 2, 3}})
+		}),
+		"missing-sequence": build(TypeMissingSequence, 47, func(b []byte) []byte {
+			return AppendMissingSequence(b, &MissingSequence{Member: [20]byte{9}, Meta: 2, Low: 6, High: 9})
+		}),
+		"missing-message": build(TypeMissingMessage, 48, func(b []byte) []byte {
+			return AppendMissingMessage(b, testKey, []uint64{10, 12, 19})
+		}),
+		"full-sync-text": build(1, 100, func(b []byte) []byte { return append(b, "hello"...) }),
+		"sequence-text":  buildSeq(2, 101, 3, func(b []byte) []byte { return append(b, "seq"...) }),
+		"direct-text":    build(3, 102, func(b []byte) []byte { return append(b, "ping"...) }),
 	}
 }
 
@@ -106,6 +137,35 @@ func TestRoundTrip(t *testing.T) {
 	}
 	if p.Puncture.SourceWAN != ap("40.4.4.4:1234") || p.Puncture.Identifier != 7 {
 		t.Fatalf("decoded puncture differs: %+v", p.Puncture)
+	}
+	if err := Decode(pk["identity"], testSigLen, 32, &p); err != nil || p.GlobalTime != 2 || !bytes.Equal(p.Key, testKey) {
+		t.Fatalf("identity: %v %+v", err, p)
+	}
+	if err := Decode(pk["missing-identity"], testSigLen, 32, &p); err != nil || p.MissingIdentity.Member != [20]byte{1, 2, 3} {
+		t.Fatalf("missing-identity: %v %+v", err, p.MissingIdentity)
+	}
+	if err := Decode(pk["missing-sequence"], testSigLen, 32, &p); err != nil ||
+		p.MissingSequence != (MissingSequence{Member: [20]byte{9}, Meta: 2, Low: 6, High: 9}) {
+		t.Fatalf("missing-sequence: %v %+v", err, p.MissingSequence)
+	}
+	if err := Decode(pk["missing-message"], testSigLen, 32, &p); err != nil || p.MissingMessage.Len() != 3 ||
+		p.MissingMessage.GlobalTime(2) != 19 || !bytes.Equal(p.MissingMessage.Key, testKey) {
+		t.Fatalf("missing-message: %v %+v", err, p.MissingMessage)
+	}
+	if err := Decode(pk["full-sync-text"], testSigLen, 32, &p); err == nil {
+		t.Fatal("a community type decoded without its layout")
+	}
+	if err := DecodeWith(pk["full-sync-text"], testSigLen, 32, testLayouts, &p); err != nil ||
+		string(p.Payload) != "hello" || p.GlobalTime != 100 || p.Sequence != 0 {
+		t.Fatalf("full-sync-text: %v %q", err, p.Payload)
+	}
+	if err := DecodeWith(pk["sequence-text"], testSigLen, 32, testLayouts, &p); err != nil ||
+		string(p.Payload) != "seq" || p.Sequence != 3 {
+		t.Fatalf("sequence-text: %v %q seq %d", err, p.Payload, p.Sequence)
+	}
+	if err := DecodeWith(pk["direct-text"], testSigLen, 32, testLayouts, &p); err != nil ||
+		string(p.Payload) != "ping" || p.Key != nil || p.Signature != nil {
+		t.Fatalf("direct-text: %v %q", err, p.Payload)
 	}
 }
 
@@ -160,10 +220,34 @@ func TestRejects(t *testing.T) {
 			want Reason
 		}{s.name, mut(syncPkt, func(b []byte) []byte { f(b); return b }), ReasonBadSync})
 	}
+	ms := pk["missing-sequence"]
+	mm := pk["missing-message"]
+	more := []struct {
+		name string
+		pkt  []byte
+		want Reason
+	}{
+		{"identity with payload", append(append([]byte(nil), pk["identity"][:len(pk["identity"])-testSigLen]...),
+			append([]byte{1}, bytes.Repeat([]byte{0x5A}, testSigLen)...)...), ReasonTrailing},
+		{"identity global time 0", build(TypeIdentity, 0, func(b []byte) []byte { return b }), ReasonBadGlobalTime},
+		{"missing-identity short", pk["missing-identity"][:len(pk["missing-identity"])-1], ReasonTruncated},
+		{"missing-sequence low 0", mut(ms, func(b []byte) []byte { b[len(b)-5] = 0; return b }), ReasonBadSequence},
+		{"missing-sequence low > high", mut(ms, func(b []byte) []byte { b[len(b)-5] = 10; return b }), ReasonBadSequence},
+		{"missing-sequence short", ms[:len(ms)-1], ReasonTruncated},
+		{"missing-message no times", mm[:len(mm)-24], ReasonTruncated},
+		{"missing-message ragged", mm[:len(mm)-3], ReasonTrailing},
+		{"missing-message time 0", mut(mm, func(b []byte) []byte { b[len(b)-1] = 0; return b }), ReasonBadGlobalTime},
+		{"full-sync global time 0", build(1, 0, func(b []byte) []byte { return b }), ReasonBadGlobalTime},
+		{"sequence 0", buildSeq(2, 5, 0, func(b []byte) []byte { return b }), ReasonBadSequence},
+		{"sequence truncated", pk["sequence-text"][:23+34+8+2], ReasonTruncated},
+		{"undefined community type", build(4, 5, func(b []byte) []byte { return b }), ReasonUnknownType},
+		{"reserved type 240", mut(pk["direct-text"], func(b []byte) []byte { b[22] = 240; return b }), ReasonUnknownType},
+	}
+	tests = append(tests, more...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var p Packet
-			err := Decode(tc.pkt, testSigLen, 32, &p)
+			err := DecodeWith(tc.pkt, testSigLen, 32, testLayouts, &p)
 			var we *Error
 			if !errors.As(err, &we) {
 				t.Fatalf("err = %v, want a *wire.Error", err)
@@ -196,7 +280,7 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var p Packet
-		err := Decode(b, testSigLen, 0, &p)
+		err := DecodeWith(b, testSigLen, 0, testLayouts, &p)
 		if err != nil {
 			var we *Error
 			if !errors.As(err, &we) || we.Reason == ReasonNone || we.Reason >= NumReasons {
@@ -209,6 +293,9 @@ func FuzzDecode(f *testing.F) {
 			out = AppendMember(out, p.Key)
 		}
 		out = AppendGlobalTime(out, p.GlobalTime)
+		if layoutOf(p.Type, testLayouts).Sequence {
+			out = AppendSequence(out, p.Sequence)
+		}
 		switch p.Type {
 		case TypeIntroductionRequest:
 			out = AppendIntroRequest(out, &p.IntroRequest)
@@ -218,13 +305,25 @@ func FuzzDecode(f *testing.F) {
 			out = AppendPunctureRequest(out, &p.PunctureRequest)
 		case TypePuncture:
 			out = AppendPuncture(out, &p.Puncture)
+		case TypeMissingSequence:
+			out = AppendMissingSequence(out, &p.MissingSequence)
+		case TypeMissingIdentity:
+			out = AppendMissingIdentity(out, &p.MissingIdentity)
+		case TypeMissingMessage:
+			gts := make([]uint64, p.MissingMessage.Len())
+			for i := range gts {
+				gts[i] = p.MissingMessage.GlobalTime(i)
+			}
+			out = AppendMissingMessage(out, p.MissingMessage.Key, gts)
+		default:
+			out = append(out, p.Payload...)
 		}
 		out = append(out, p.Signature...)
 		if len(out) != len(b) {
 			t.Fatalf("re-encoding has %d bytes, input %d", len(out), len(b))
 		}
 		var q Packet
-		if err := Decode(out, testSigLen, 0, &q); err != nil {
+		if err := DecodeWith(out, testSigLen, 0, testLayouts, &q); err != nil {
 			t.Fatalf("re-encoded packet rejected: %v", err)
 		}
 		if !samePacket(&p, &q) {
@@ -261,8 +360,14 @@ func BenchmarkEncode(b *testing.B) {
 
 func samePacket(a, b *Packet) bool {
 	if a.CommunityVersion != b.CommunityVersion || a.CID != b.CID || a.Type != b.Type || a.GlobalTime != b.GlobalTime ||
-		!bytes.Equal(a.Key, b.Key) || !bytes.Equal(a.Signature, b.Signature) {
+		a.Sequence != b.Sequence || !bytes.Equal(a.Key, b.Key) || !bytes.Equal(a.Signature, b.Signature) {
 		return false
+	}
+	// walker payloads are compared field by field (unused flag bits are not re-encoded)
+	if a.Type < FirstReservedType || a.Type == TypeIdentity || a.Type == TypeMissingMessage {
+		if !bytes.Equal(a.Payload, b.Payload) {
+			return false
+		}
 	}
 	switch a.Type {
 	case TypeIntroductionRequest:
@@ -286,6 +391,12 @@ func samePacket(a, b *Packet) bool {
 		return a.PunctureRequest == b.PunctureRequest
 	case TypePuncture:
 		return a.Puncture == b.Puncture
+	case TypeMissingSequence:
+		return a.MissingSequence == b.MissingSequence
+	case TypeMissingIdentity:
+		return a.MissingIdentity == b.MissingIdentity
+	case TypeMissingMessage:
+		return bytes.Equal(a.MissingMessage.Key, b.MissingMessage.Key) && bytes.Equal(a.MissingMessage.times, b.MissingMessage.times)
 	}
-	return false
+	return true // identity and community types: compared above
 }
