@@ -66,7 +66,7 @@ func BenchmarkHandleIntroRequest(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	n.Join(testCID)
+	mustJoin(n)
 	// 30 peers, each with a signed request
 	var pkts [][]byte
 	var from []netip.AddrPort

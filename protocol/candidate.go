@@ -46,6 +46,7 @@ type Candidate struct {
 	hasKey   bool
 
 	lastWalk, lastWalkReply, lastStumble, lastIntro, lastDiscovered Time
+	globalTime                                                      uint64 // highest global time it sent us
 }
 
 func newCandidate(sock, lan, wan netip.AddrPort, tunnel bool, ct wire.ConnType) *Candidate {

@@ -61,6 +61,47 @@ type Config struct {
 	// MaxCandidates caps a non-tracker node's candidate table; the oldest
 	// obsolete-soon entries are evicted first. 0 means no cap.
 	MaxCandidates int
+
+	// SyncBloomBits is the size of a sync bloom filter, a multiple of 64.
+	// Dispersy sizes it to fill one 1,500-byte datagram: (1500 - 60 IP -
+	// 8 UDP - 65 header - 64 signature - 21 payload - 24 sync header) bytes,
+	// rounded down to whole 64-bit words: 10,048 bits. It does not depend
+	// on the crypto in use, so fast and ed25519 runs sync alike.
+	SyncBloomBits int
+	// SyncBloomErrorRate is the filters' design false-positive rate; with
+	// SyncBloomBits it fixes the capacity (1,048 packets) and k (7).
+	SyncBloomErrorRate float64
+	// SyncBloomFit is an improvement over Dispersy: a filter is sized to the
+	// packets it holds (at SyncBloomErrorRate, at least 64 bits) instead of
+	// always SyncBloomBits, which saves most of the request bytes while
+	// stores are small.
+	SyncBloomFit bool
+	// SyncResponseLimit is how many bytes of packets one sync request is
+	// answered with; the packet that crosses it is still sent (5 KiB).
+	SyncResponseLimit int
+	// SyncCacheReuse is how often a filter that brought responses is sent
+	// again before a new one is built (100).
+	SyncCacheReuse int
+	// SyncSkip enables Dispersy's skip curve: after filters that brought
+	// nothing, requests go without a sync block with a probability rising
+	// from 0 to 0.9.
+	SyncSkip bool
+	// MissingSequenceLimit is how many bytes answer the missing-sequence
+	// requests of one candidate (10 KiB).
+	MissingSequenceLimit int
+	// MissingSequenceDelay is the batch window in which missing-sequence
+	// requests are collected and merged before they are answered (0.1 s).
+	MissingSequenceDelay time.Duration
+	// DelayedLifetime is how long a message waiting for a sequence gap to
+	// fill is kept (10 s).
+	DelayedLifetime time.Duration
+	// AcceptableGlobalTimeRange is how far beyond max(own global time,
+	// median of the verified candidates' global times) a message's global
+	// time may be (10,000).
+	AcceptableGlobalTimeRange uint64
+	// AcceptableGlobalTimeCache is how long the acceptable global time is
+	// reused before it is computed again (5 s).
+	AcceptableGlobalTimeCache time.Duration
 }
 
 // DefaultConfig returns Dispersy's constants.
@@ -86,6 +127,18 @@ func DefaultConfig() Config {
 		FastWalkerSteps:       15,
 		FastWalkerTarget:      15,
 		MaxCandidates:         0,
+
+		SyncBloomBits:             10048,
+		SyncBloomErrorRate:        0.01,
+		SyncBloomFit:              false,
+		SyncResponseLimit:         5 * 1024,
+		SyncCacheReuse:            100,
+		SyncSkip:                  true,
+		MissingSequenceLimit:      10 * 1024,
+		MissingSequenceDelay:      100 * time.Millisecond,
+		DelayedLifetime:           10 * time.Second,
+		AcceptableGlobalTimeRange: 10000,
+		AcceptableGlobalTimeCache: 5 * time.Second,
 	}
 }
 
@@ -122,6 +175,22 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("walk_share (%v) and stumble_intro_share (%v) must be >= 0 and sum to at most 1",
 			c.WalkShare, c.StumbleIntroShare))
 	}
+	pos("missing_sequence_delay", c.MissingSequenceDelay)
+	pos("delayed_lifetime", c.DelayedLifetime)
+	pos("acceptable_global_time_cache", c.AcceptableGlobalTimeCache)
+	if c.SyncBloomBits < 64 || c.SyncBloomBits%64 != 0 || c.SyncBloomBits > 65472 {
+		errs = append(errs, fmt.Errorf("sync_bloom_bits must be a multiple of 64 in [64, 65472], got %d", c.SyncBloomBits))
+	}
+	if !(c.SyncBloomErrorRate > 0 && c.SyncBloomErrorRate < 1) {
+		errs = append(errs, fmt.Errorf("sync_bloom_error_rate must be in (0, 1), got %v", c.SyncBloomErrorRate))
+	}
+	if c.SyncResponseLimit < 1 || c.MissingSequenceLimit < 1 || c.SyncCacheReuse < 0 {
+		errs = append(errs, fmt.Errorf("sync_response_limit (%d) and missing_sequence_limit (%d) must be >= 1, sync_cache_reuse (%d) >= 0",
+			c.SyncResponseLimit, c.MissingSequenceLimit, c.SyncCacheReuse))
+	}
+	if c.AcceptableGlobalTimeRange < 1 {
+		errs = append(errs, fmt.Errorf("acceptable_global_time_range must be >= 1"))
+	}
 	if c.MaxCandidates < 0 {
 		errs = append(errs, fmt.Errorf("max_candidates must be >= 0, got %d", c.MaxCandidates))
 	}
@@ -138,7 +207,7 @@ func (c Config) Scaled(f float64) Config {
 	for _, d := range []*time.Duration{&c.WalkInterval, &c.WalkLifetime, &c.StumbleLifetime, &c.IntroLifetime,
 		&c.DiscoveredLifetime, &c.EligibleDelay, &c.IntroRequestTimeout, &c.TrackerInsertInterval,
 		&c.TrackerRetryInterval, &c.StartJitter, &c.PunctureRetryDelay, &c.PunctureStateLifetime,
-		&c.FastWalkerInterval} {
+		&c.FastWalkerInterval, &c.MissingSequenceDelay, &c.DelayedLifetime, &c.AcceptableGlobalTimeCache} {
 		s(d)
 	}
 	return c

@@ -136,3 +136,19 @@ func SchemeByName(name string, runSeed uint64) (Scheme, error) {
 	}
 	return nil, fmt.Errorf("protocol: unknown signature scheme %q (want ed25519 or fast)", name)
 }
+
+// NowSigner is implemented by keys whose AppendSign may leave the signature
+// to be filled in when the datagram is sent (the simulator's pipelined
+// signer). AppendSignNow signs before it returns; the node uses it for
+// messages it stores.
+type NowSigner interface {
+	AppendSignNow(dst, msg []byte) []byte
+}
+
+// signNow appends a signature that is complete when it returns.
+func signNow(k PrivateKey, b []byte) []byte {
+	if ns, ok := k.(NowSigner); ok {
+		return ns.AppendSignNow(b, b)
+	}
+	return k.AppendSign(b, b)
+}

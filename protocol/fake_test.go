@@ -139,3 +139,12 @@ func (f *fakeNet) addNode(t testing.TB, addr netip.AddrPort, mod func(*Options))
 func ap(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
 
 var testCID = wire.CID{1, 2, 3}
+
+// mustJoin joins the test community; joining with a MemStore cannot fail.
+func mustJoin(n *Node) *Community {
+	c, err := n.Join(testCID)
+	if err != nil {
+		panic(err)
+	}
+	return c
+}

@@ -18,7 +18,7 @@ func FuzzHandlePacket(f *testing.F) {
 	for i := 0; i < 4; i++ {
 		n := net.addNode(f, ap([]string{"20.0.1.1:1", "20.0.1.2:1", "20.0.1.3:1", "20.0.1.4:1"}[i]),
 			func(o *Options) { o.Trackers = []netip.AddrPort{tr}; o.Config.EagerPuncture = i%2 == 0 })
-		n.Join(testCID)
+		mustJoin(n)
 	}
 	net.run(Time(40 * time.Second))
 	for i, s := range net.sent {
@@ -29,7 +29,7 @@ func FuzzHandlePacket(f *testing.F) {
 	f.Fuzz(func(t *testing.T, pkt []byte) {
 		fn := newFakeNet()
 		node := fn.addNode(t, ap("20.0.2.1:1"), func(o *Options) { o.Trackers = []netip.AddrPort{tr} })
-		node.Join(testCID)
+		mustJoin(node)
 		trk := fn.addNode(t, tr, func(o *Options) { o.Tracker = true })
 		for _, n := range []*Node{node, trk} {
 			n.HandlePacket(ap("20.0.3.3:3"), pkt)

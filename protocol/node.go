@@ -28,6 +28,19 @@ type Observer interface {
 	Introducing(cid wire.CID, requester, introduced netip.AddrPort)
 	// ConnTypeChanged is called when the node's own connection type changes.
 	ConnTypeChanged(ct wire.ConnType)
+	// MessageStored is called when the node stores a message, created or
+	// received (r is valid only during the call).
+	MessageStored(cid wire.CID, r *Record)
+	// DirectReceived is called for every accepted direct community message.
+	DirectReceived(cid wire.CID, t wire.Type, payload []byte)
+	// SyncRequested is called when an introduction-request carries a sync
+	// block of size bytes (header and filter).
+	SyncRequested(cid wire.CID, size int)
+	// SyncAnswered is called after the node answered the sync block of the
+	// member with key requester: positives are the IDs of the packets in the
+	// requested range that the filter showed (and that were not sent),
+	// negatives how many were sent. The slice is reused after the call.
+	SyncAnswered(cid wire.CID, requester []byte, positives []uint64, negatives int)
 }
 
 // NopObserver ignores every event. Embed it to implement only some methods.
@@ -47,6 +60,18 @@ func (NopObserver) Introducing(wire.CID, netip.AddrPort, netip.AddrPort) {}
 
 // ConnTypeChanged implements Observer.
 func (NopObserver) ConnTypeChanged(wire.ConnType) {}
+
+// MessageStored implements Observer.
+func (NopObserver) MessageStored(wire.CID, *Record) {}
+
+// DirectReceived implements Observer.
+func (NopObserver) DirectReceived(wire.CID, wire.Type, []byte) {}
+
+// SyncRequested implements Observer.
+func (NopObserver) SyncRequested(wire.CID, int) {}
+
+// SyncAnswered implements Observer.
+func (NopObserver) SyncAnswered(wire.CID, []byte, []uint64, int) {}
 
 var _ Observer = NopObserver{}
 
@@ -69,6 +94,12 @@ type Options struct {
 	Tracker bool
 	// Observer receives events; nil means none.
 	Observer Observer
+	// Definition is the message types of every community the node joins;
+	// nil means DefaultDefinition. Trackers define none: they store nothing.
+	Definition *Definition
+	// OpenStore returns the store of a community the node joins; nil means
+	// a MemStore of its own. Not called on trackers.
+	OpenStore func(cid wire.CID) (Store, error)
 	// Scratch is the working memory for one call into the node; nil gives
 	// the node its own. Nodes that never run concurrently (all nodes of one
 	// simulation) may share one, which keeps it in the CPU cache.
@@ -78,9 +109,15 @@ type Options struct {
 // Scratch is the working memory a node uses while it handles one call: the
 // decoded packet and the encode buffer. Nothing in it survives the call.
 type Scratch struct {
-	pkt  wire.Packet
-	buf  []byte
-	dups []*Candidate
+	pkt   wire.Packet
+	buf   []byte
+	dups  []*Candidate
+	sync  wire.SyncBlock
+	words []uint64
+	ids   []uint64
+	gts   []uint64
+	sel   []selItem
+	recs  []Record
 }
 
 // NewScratch returns working memory for one node, or for several nodes
@@ -96,7 +133,11 @@ type Node struct {
 	scheme   Scheme
 	key      PrivateKey
 	pub      []byte
+	mid      MemberID
 	obs      Observer
+	def      *Definition
+	open     func(cid wire.CID) (Store, error)
+	resume   []resumed
 	prefixes []netip.Prefix
 	trackers []netip.AddrPort
 	tracker  bool
@@ -112,6 +153,12 @@ type Node struct {
 	s       *Scratch
 	stats   Stats
 	dropped uint64 // sum of stats.Dropped, kept so the hot path need not add it up
+}
+
+// resumed is a delayed packet whose dependency arrived.
+type resumed struct {
+	from netip.AddrPort
+	pkt  []byte
 }
 
 // Stats are a node's counters.
@@ -151,8 +198,16 @@ func NewNode(o Options) (*Node, error) {
 	if obs == nil {
 		obs = NopObserver{}
 	}
+	def := o.Definition
+	if def == nil && !o.Tracker {
+		def = DefaultDefinition()
+	}
+	if o.Tracker {
+		def = nil
+	}
 	n := &Node{
-		env: o.Env, cfg: o.Config, scheme: o.Scheme, key: o.Key, pub: o.Key.Public(), obs: obs,
+		env: o.Env, cfg: o.Config, scheme: o.Scheme, key: o.Key, pub: o.Key.Public(), mid: IDOf(o.Key.Public()),
+		obs: obs, def: def, open: o.OpenStore,
 		prefixes: o.LANPrefixes, trackers: slices.Clone(o.Trackers), tracker: o.Tracker,
 		lan: o.LAN, wan: o.LAN, connType: wire.ConnUnknown,
 		s: o.Scratch,
@@ -204,13 +259,38 @@ func (n *Node) Community(cid wire.CID) *Community {
 	return nil
 }
 
+// MemberID returns the node's member id (SHA-1 of its key).
+func (n *Node) MemberID() MemberID { return n.mid }
+
 // Join joins community cid (idempotent) and, unless the node is a tracker,
-// starts walking after a random delay in [0, StartJitter).
-func (n *Node) Join(cid wire.CID) *Community {
+// creates its identity there and starts walking after a random delay in
+// [0, StartJitter). It fails only if the community's store cannot be opened.
+func (n *Node) Join(cid wire.CID) (*Community, error) {
 	if c := n.Community(cid); c != nil {
-		return c
+		return c, nil
 	}
 	c := newCommunity(n, cid)
+	if !n.tracker {
+		c.def = n.def
+		var st Store
+		if n.open != nil {
+			var err error
+			if st, err = n.open(cid); err != nil {
+				return nil, fmt.Errorf("join %x: open store: %w", cid[:4], err)
+			}
+		} else {
+			st = NewMemStore(nil)
+		}
+		c.store = st
+		c.gt = st.GlobalTime()
+		found := false
+		st.ScanMember(n.mid, wire.TypeIdentity, func(*Record) bool { found = true; return false })
+		if !found {
+			if _, err := c.create(&identityMeta, nil); err != nil {
+				return nil, fmt.Errorf("join %x: create identity: %w", cid[:4], err)
+			}
+		}
+	}
 	i, _ := slices.BinarySearchFunc(n.communities, cid, func(c *Community, id wire.CID) int {
 		return bytes.Compare(c.cid[:], id[:])
 	})
@@ -220,7 +300,7 @@ func (n *Node) Join(cid wire.CID) *Community {
 		n.solo = c
 	}
 	c.start()
-	return c
+	return c, nil
 }
 
 // Stop cancels every timer; the node ignores packets afterwards.
@@ -326,8 +406,24 @@ func (n *Node) HandlePacket(from netip.AddrPort, pkt []byte) {
 		n.drop(wire.ReasonUnknownCommunity)
 		return
 	}
+	n.handle(c, cid, from, pkt)
+	for len(n.resume) > 0 {
+		r := n.resume[0]
+		n.resume = n.resume[1:]
+		if c := n.Community(cid); c != nil {
+			n.handle(c, cid, r.from, r.pkt)
+		}
+	}
+	n.resume = nil
+}
+
+func (n *Node) handle(c *Community, cid wire.CID, from netip.AddrPort, pkt []byte) {
 	p := &n.s.pkt
-	if err := wire.Decode(pkt, n.scheme.SignatureLen(), KeyLen, p); err != nil {
+	var layouts *wire.Layouts
+	if c != nil && c.def != nil {
+		layouts = &c.def.layouts
+	}
+	if err := wire.DecodeWith(pkt, n.scheme.SignatureLen(), KeyLen, layouts, p); err != nil {
 		n.drop(reasonOf(err))
 		return
 	}
@@ -335,6 +431,15 @@ func (n *Node) HandlePacket(from netip.AddrPort, pkt []byte) {
 		if bytes.Equal(p.Key, n.pub) {
 			n.drop(wire.ReasonOwnMember)
 			return
+		}
+		// A copy of a stored packet is a duplicate, whatever its
+		// signature: it was verified when it was stored.
+		if c != nil && c.store != nil && (p.Type < wire.FirstReservedType || p.Type == wire.TypeIdentity) &&
+			p.GlobalTime > 0 {
+			if old, ok := c.store.Get(IDOf(p.Key), p.GlobalTime); ok && bytes.Equal(old.Packet, pkt) {
+				n.drop(wire.ReasonDuplicate)
+				return
+			}
 		}
 		if !n.scheme.Verify(p.Key, p.Body, p.Signature) {
 			n.drop(wire.ReasonBadSignature)
@@ -347,10 +452,14 @@ func (n *Node) HandlePacket(from netip.AddrPort, pkt []byte) {
 			n.drop(wire.ReasonUnknownCommunity)
 			return
 		}
-		c = n.Join(cid)
+		var err error
+		if c, err = n.Join(cid); err != nil {
+			n.drop(wire.ReasonNotWanted) // trackers open no store: cannot happen
+			return
+		}
 	}
 	before := n.dropped
-	c.handle(from, p)
+	c.handle(from, p, pkt)
 	if n.dropped == before {
 		n.stats.Accepted++
 	}

@@ -56,7 +56,20 @@ type Community struct {
 	caches     []*introCache
 	freeCaches []*introCache
 	punches    []*punch
-	globalTime uint64
+
+	def       *Definition
+	store     Store
+	gt        uint64     // highest stored global time (Dispersy's _global_time)
+	sc        *syncCache // the last sync filter sent
+	skip      int        // skip-curve counter
+	nrSync    int        // Dispersy's _nrsyncpackets
+	acc       uint64     // cached acceptable global time
+	accAt     Time
+	accValid  bool
+	delayed   []*delayedMsg
+	msPending []msRequest
+	msTimer   Timer
+	msFlushFn func()
 
 	stepTimer    Timer
 	insertTimer  Timer
@@ -70,7 +83,8 @@ type Community struct {
 }
 
 func newCommunity(n *Node, cid wire.CID) *Community {
-	c := &Community{node: n, cid: cid, globalTime: 1}
+	c := &Community{node: n, cid: cid}
+	c.msFlushFn = c.flushMissingSequence
 	c.stepFn = c.step
 	c.fastFn = c.fastStep
 	c.insertFn = c.insertTrackersTick
@@ -140,13 +154,13 @@ func (c *Community) fastStep() {
 		}
 	}
 	for _, x := range targets {
-		c.sendIntroRequest(x, now)
+		c.sendIntroRequest(x, now, false) // the fast walker sends no sync block
 	}
 	c.stepTimer = n.env.AfterFunc(cfg.FastWalkerInterval, c.fastFn)
 }
 
 func (c *Community) stop() {
-	for _, t := range []Timer{c.stepTimer, c.insertTimer, c.retryTimer} {
+	for _, t := range []Timer{c.stepTimer, c.insertTimer, c.retryTimer, c.msTimer} {
 		if t != nil {
 			t.Stop()
 		}
@@ -207,6 +221,9 @@ func (c *Community) step() {
 		return
 	}
 	c.steps++
+	if len(c.delayed) > 0 {
+		c.expireDelayed(now)
+	}
 	target := c.walkCandidateSweep(now)
 	if target == nil {
 		if !c.retryPending && len(n.trackers) > 0 {
@@ -218,7 +235,7 @@ func (c *Community) step() {
 		}
 		return
 	}
-	c.sendIntroRequest(target, now)
+	c.sendIntroRequest(target, now, true)
 }
 
 // walkCandidate chooses the next walk target (Dispersy's
@@ -476,7 +493,7 @@ func (c *Community) header(t wire.Type, signed bool) []byte {
 	if signed {
 		b = wire.AppendMember(b, n.pub)
 	}
-	return wire.AppendGlobalTime(b, c.globalTime)
+	return wire.AppendGlobalTime(b, c.globalTime())
 }
 
 func (c *Community) sign(b []byte) []byte {
@@ -485,7 +502,7 @@ func (c *Community) sign(b []byte) []byte {
 	return b
 }
 
-func (c *Community) sendIntroRequest(target *Candidate, now Time) {
+func (c *Community) sendIntroRequest(target *Candidate, now Time, withSync bool) {
 	n := c.node
 	var ic *introCache
 	if k := len(c.freeCaches); k > 0 {
@@ -503,8 +520,20 @@ func (c *Community) sendIntroRequest(target *Candidate, now Time) {
 		Destination: target.Sock, SourceLAN: n.lan, SourceWAN: n.wan,
 		Advice: true, ConnType: n.connType, Identifier: ic.id,
 	}
+	var sc *syncCache
+	if withSync {
+		sc = c.claimSync(target.Sock, now)
+	}
+	if sc != nil {
+		sc.block(&n.s.sync)
+		req.Sync = &n.s.sync
+	}
 	b := c.header(wire.TypeIntroductionRequest, true)
 	b = wire.AppendIntroRequest(b, &req)
+	if sc != nil {
+		b = sc.filter.appendBytes(b)
+		n.obs.SyncRequested(c.cid, wire.SyncHeaderLen+int(sc.filter.m/8))
+	}
 	n.send(target.Sock, wire.TypeIntroductionRequest, c.sign(b))
 }
 
@@ -515,7 +544,7 @@ func (c *Community) introTimeout(ic *introCache) {
 	c.dropCache(ic)
 }
 
-func (c *Community) handle(from netip.AddrPort, p *wire.Packet) {
+func (c *Community) handle(from netip.AddrPort, p *wire.Packet, pkt []byte) {
 	switch p.Type {
 	case wire.TypeIntroductionRequest:
 		c.onIntroRequest(from, p)
@@ -525,8 +554,23 @@ func (c *Community) handle(from netip.AddrPort, p *wire.Packet) {
 		c.onPunctureRequest(from, p)
 	case wire.TypePuncture:
 		c.onPuncture(from, p)
+	case wire.TypeMissingSequence:
+		c.onMissingSequence(from, p)
+	case wire.TypeMissingMessage:
+		c.onMissingMessage(from, p)
+	case wire.TypeMissingIdentity:
+		c.onMissingIdentity(from, p)
 	default:
-		c.node.drop(wire.ReasonNotWanted)
+		if c.def == nil {
+			c.node.drop(wire.ReasonNotWanted)
+			return
+		}
+		m := c.def.metaOf(p.Type)
+		if m == nil {
+			c.node.drop(wire.ReasonUnknownType)
+			return
+		}
+		c.onMessage(from, p, pkt, m)
 	}
 }
 
@@ -537,6 +581,7 @@ func (c *Community) onIntroRequest(from netip.AddrPort, p *wire.Packet) {
 	x := c.createOrUpdate(from, req.SourceLAN, req.SourceWAN, false, req.ConnType)
 	x.lastStumble = now
 	x.associate(p.Key)
+	x.globalTime = max(x.globalTime, p.GlobalTime)
 	n.vote(req.Destination, from)
 	c.filterDuplicates(x)
 
@@ -564,6 +609,9 @@ func (c *Community) onIntroRequest(from netip.AddrPort, p *wire.Packet) {
 		n.send(intro.Sock, wire.TypePunctureRequest, b)
 		n.s.buf = b[:0]
 		n.obs.Introducing(c.cid, from, intro.Sock)
+	}
+	if req.Sync != nil {
+		c.answerSync(from, p.Key, req.Sync)
 	}
 }
 
@@ -596,6 +644,7 @@ func (c *Community) onIntroResponse(from netip.AddrPort, p *wire.Packet) {
 	}
 
 	x := c.createOrUpdate(from, resp.SourceLAN, resp.SourceWAN, false, resp.ConnType)
+	x.globalTime = max(x.globalTime, p.GlobalTime)
 	x.lastWalkReply = now
 	x.associate(p.Key)
 	c.filterDuplicates(x)

@@ -300,7 +300,7 @@ func TestWalkerPublicNetwork(t *testing.T) {
 	for i := 0; i < 30; i++ {
 		a := netip.AddrPortFrom(netip.AddrFrom4([4]byte{20, 0, 1, byte(i + 1)}), 7759)
 		n := f.addNode(t, a, func(o *Options) { o.Trackers = []netip.AddrPort{tracker} })
-		n.Join(testCID)
+		mustJoin(n)
 		nodes = append(nodes, n)
 	}
 	f.run(Time(3 * time.Minute))
@@ -332,8 +332,8 @@ func TestWalkTimeout(t *testing.T) {
 	f := newFakeNet()
 	a := f.addNode(t, ap("20.0.0.2:1"), nil)
 	b := f.addNode(t, ap("20.0.0.3:1"), nil)
-	a.Join(testCID)
-	b.Join(testCID)
+	mustJoin(a)
+	mustJoin(b)
 	c := a.Community(testCID)
 	x := newCandidate(b.LAN(), b.LAN(), b.LAN(), false, wire.ConnUnknown)
 	x.lastDiscovered = f.now

@@ -97,7 +97,9 @@ func (p *Peer) Run(ctx context.Context) error {
 	p.log.Info("listening", "role", role, "addr", p.addr.String(), "member", fmt.Sprintf("%x", protocol.IDOf(p.node.PublicKey())))
 	if !p.env.post(func() {
 		for _, cid := range p.cfg.Communities {
-			p.node.Join(cid)
+			if _, err := p.node.Join(cid); err != nil {
+				p.log.Error("join failed", "community", fmt.Sprintf("%x", cid[:]), "err", err)
+			}
 		}
 	}) {
 		return ErrClosed

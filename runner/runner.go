@@ -59,6 +59,7 @@ type node struct {
 	profile string
 	tracker bool
 	rank    int
+	index   int // position in run.nodes
 }
 
 type run struct {
@@ -75,6 +76,9 @@ type run struct {
 	drops      [wire.NumReasons]int64
 	unresolved int64 // introductions naming an address no host owns
 	maxHeap    uint64
+
+	sync          *syncState
+	workloadTotal int // stored messages the workload publishes
 }
 
 // Run executes the scenario and returns its summary.
@@ -186,6 +190,11 @@ func (r *run) build(scheme protocol.Scheme) error {
 	}
 	var trackers []netip.AddrPort
 	total := s.Trackers + s.Nodes
+	def, err := definition(s.Community)
+	if err != nil {
+		return fmt.Errorf("%s: community: %w", s.File, err)
+	}
+	r.sync = newSyncState(def, total, s.Nodes)
 	r.nodes = make([]*node, 0, total)
 	r.punct = newPunctureTracker(r)
 	r.pq = newAsyncPuncture(r.punct)
@@ -207,11 +216,18 @@ func (r *run) build(scheme protocol.Scheme) error {
 		if err != nil {
 			return fmt.Errorf("%s: host %d: %w", s.File, i, err)
 		}
-		nd := &node{host: h, profile: name, tracker: isTracker, rank: natmodels.Rank(name)}
+		nd := &node{host: h, profile: name, tracker: isTracker, rank: natmodels.Rank(name), index: i}
+		key := scheme.NewKey(keySeed(r.seed, i))
 		opts := protocol.Options{
-			Env: h.Env(), Config: r.cfg, Scheme: scheme, Key: scheme.NewKey(keySeed(r.seed, i)),
+			Env: h.Env(), Config: r.cfg, Scheme: scheme, Key: key,
 			LAN: h.Addr(), LANPrefixes: []netip.Prefix{netip.PrefixFrom(h.Addr().Addr(), 32)},
-			Tracker: isTracker, Observer: &observer{r: r, n: nd}, Scratch: scratch,
+			Tracker: isTracker, Observer: &observer{r: r, n: nd}, Scratch: scratch, Definition: def,
+		}
+		if !isTracker {
+			st := protocol.NewMemStore(r.sync.pool)
+			r.sync.stores[i] = st
+			r.sync.keyIx[string(key.Public())] = int32(i)
+			opts.OpenStore = func(wire.CID) (protocol.Store, error) { return st, nil }
 		}
 		if !isTracker {
 			opts.Trackers = trackers
@@ -235,10 +251,12 @@ func (r *run) build(scheme protocol.Scheme) error {
 	cid := CommunityID()
 	for _, nd := range r.nodes {
 		if !nd.tracker {
-			nd.node.Join(cid)
+			if _, err := nd.node.Join(cid); err != nil {
+				return fmt.Errorf("%s: node %d: %w", s.File, nd.index, err)
+			}
 		}
 	}
-	return nil
+	return r.schedule()
 }
 
 // observer feeds one node's events into the run's counters.
@@ -270,6 +288,21 @@ func (o *observer) Introducing(_ wire.CID, requester, introduced netip.AddrPort)
 }
 
 func (o *observer) ConnTypeChanged(wire.ConnType) {}
+
+func (o *observer) MessageStored(_ wire.CID, rec *protocol.Record) { o.r.sync.stored(o.r, rec) }
+
+func (o *observer) DirectReceived(wire.CID, wire.Type, []byte) {}
+
+func (o *observer) SyncRequested(_ wire.CID, size int) {
+	st := o.r.sync
+	st.requests++
+	st.syncBytes += int64(size)
+	st.filterB += int64(size - wire.SyncHeaderLen)
+}
+
+func (o *observer) SyncAnswered(_ wire.CID, requester []byte, positives []uint64, negatives int) {
+	o.r.sync.answered(o.r, requester, positives, negatives)
+}
 
 // heapBytes returns the bytes of live and not-yet-swept heap objects.
 func heapBytes() uint64 {

@@ -39,7 +39,8 @@ func mustRun(t *testing.T, s *scenarios.Scenario, o Options) *Summary {
 // GOMAXPROCS is and whether ed25519 is pipelined; another seed gives
 // another hash.
 func TestDeterminism(t *testing.T) {
-	s := parse(t, "det", "name: det\nduration: 90s\nnodes: 120\ncrypto: ed25519\n"+walkerMix)
+	s := parse(t, "det", "name: det\nduration: 90s\nnodes: 120\ncrypto: ed25519\n"+walkerMix+
+		"workload:\n  - at: 30s\n    publish: {message: text, count: 20, rate: 10/s}\n")
 	prev := runtime.GOMAXPROCS(1)
 	defer runtime.GOMAXPROCS(prev)
 	one := mustRun(t, s, Options{})

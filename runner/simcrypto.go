@@ -30,6 +30,9 @@ type pipelined struct {
 	mu   sync.Mutex
 	memo [2]map[[ed25519.SignatureSize]byte][32]byte // current and previous generation
 	size int
+	// kept memoises the signatures of stored messages, which every node
+	// verifies: signed on the loop (AppendSignNow), kept for the whole run.
+	kept map[[ed25519.SignatureSize]byte][32]byte
 }
 
 // memoGeneration bounds the memo: after this many signatures the older
@@ -49,7 +52,7 @@ func (j *signJob) wait() { <-j.done }
 var _ protocol.Scheme = (*pipelined)(nil)
 
 func newPipelined(workers int) *pipelined {
-	p := &pipelined{jobs: make(chan *signJob, 4096)}
+	p := &pipelined{jobs: make(chan *signJob, 4096), kept: make(map[[ed25519.SignatureSize]byte][32]byte)}
 	p.memo[0] = make(map[[ed25519.SignatureSize]byte][32]byte)
 	p.memo[1] = make(map[[ed25519.SignatureSize]byte][32]byte)
 	for i := 0; i < max(1, workers); i++ {
@@ -115,6 +118,13 @@ func (p *pipelined) Verify(pub, msg, sig []byte) bool {
 	var key [ed25519.SignatureSize]byte
 	copy(key[:], sig)
 	p.mu.Lock()
+	if h, ok := p.kept[key]; ok {
+		p.mu.Unlock()
+		if h == digest(pub, msg) {
+			return true
+		}
+		return ed25519.Verify(pub, msg, sig)
+	}
 	h, ok := p.memo[0][key]
 	if ok {
 		delete(p.memo[0], key)
@@ -164,4 +174,18 @@ func (k *pipeKey) AppendSign(dst, msg []byte) []byte {
 	k.p.pending = &signJob{priv: k.priv, pub: k.pub, n: len(msg) + ed25519.SignatureSize}
 	var zero [ed25519.SignatureSize]byte
 	return append(dst, zero[:]...)
+}
+
+// AppendSignNow signs on the calling goroutine (for messages a node
+// stores, whose bytes must be complete at once) and memoises the signature
+// for the rest of the run.
+func (k *pipeKey) AppendSignNow(dst, msg []byte) []byte {
+	sig := ed25519.Sign(k.priv, msg)
+	var key [ed25519.SignatureSize]byte
+	copy(key[:], sig)
+	h := digest(k.pub, msg)
+	k.p.mu.Lock()
+	k.p.kept[key] = h
+	k.p.mu.Unlock()
+	return append(dst, sig...)
 }

@@ -27,6 +27,7 @@ type Summary struct {
 	TraceHash        string           `json:"trace_hash"`
 	Walker           WalkerSummary    `json:"walker"`
 	Puncture         PunctureSummary  `json:"puncture"`
+	Sync             SyncSummary      `json:"sync"`
 
 	// DeliveredPerWallSecond is the engine's throughput.
 	DeliveredPerWallSecond float64 `json:"delivered_per_wall_second"`
@@ -150,6 +151,7 @@ func (r *run) summary(crypto string) *Summary {
 		ps.WalkerReachedRate = float64(ps.Overall.WalkerReached) / float64(ps.Overall.Introductions)
 	}
 	s.Puncture = ps
+	s.Sync = r.syncSummary()
 	return s
 }
 

@@ -24,6 +24,9 @@ func FuzzParse(f *testing.F) {
 		}
 	}
 	f.Add([]byte("name: a\nduration: 1s\nnodes: 1\nprotocol: {label: x, eager_puncture: true, fanout: 3}\n"))
+	f.Add([]byte("name: a\nduration: 1m\nnodes: 3\ncommunity: {messages: [{name: a, distribution: {kind: last-sync, history_size: 2, " +
+		"pruning: {inactive: 1, pruned: 2}}}, {name: b, authentication: none, distribution: {kind: direct}}]}\n" +
+		"workload: [{at: 1s, publish: {message: b, count: 2, from: 2, rate: 3/m, size: 7}}]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := Parse("fuzz.yaml", data)
 		if (s == nil) == (err == nil) {

@@ -9,10 +9,12 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// Marshal returns s as a version-0 scenario file with every default spelled
-// out, e.g. to record the effective scenario next to a run's results. For a
-// Scenario that Parse returned, Parse of the output gives back an equal
-// Scenario (File, and the positions of override values, aside).
+// Marshal returns s as a scenario file with every default spelled out (the
+// community block always, the workload block when there are events), e.g.
+// to record the effective scenario next to a run's results. For a Scenario
+// that Parse returned, Parse of the output gives back an equal Scenario
+// (File, Message.Line, Event.Line and the positions of override values
+// aside).
 func (s *Scenario) Marshal() ([]byte, error) {
 	lat := s.Network.Latency
 	latency := flow(pair("distribution", str(lat.Distribution)))
@@ -57,6 +59,18 @@ func (s *Scenario) Marshal() ([]byte, error) {
 		}
 		root.Content = append(root.Content, pair("protocol", proto)...)
 	}
+	messages := &yaml.Node{Kind: yaml.SequenceNode}
+	for _, m := range s.Community.Messages {
+		messages.Content = append(messages.Content, marshalMessage(m))
+	}
+	root.Content = append(root.Content, pair("community", block(pair("messages", messages)))...)
+	if len(s.Workload) > 0 {
+		workload := &yaml.Node{Kind: yaml.SequenceNode}
+		for _, e := range s.Workload {
+			workload.Content = append(workload.Content, marshalEvent(e))
+		}
+		root.Content = append(root.Content, pair("workload", workload)...)
+	}
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
@@ -67,6 +81,57 @@ func (s *Scenario) Marshal() ([]byte, error) {
 		return nil, fmt.Errorf("marshal scenario %s: %w", s.Name, err)
 	}
 	return buf.Bytes(), nil
+}
+
+// marshalMessage returns the list item of message type m.
+func marshalMessage(m Message) *yaml.Node {
+	d := m.Distribution
+	dist := flow(pair("kind", str(d.Kind)))
+	switch d.Kind {
+	case KindFullSync:
+		dist.Content = append(dist.Content, pair("sequence_numbers", plain(strconv.FormatBool(d.SequenceNumbers)))...)
+	case KindLastSync:
+		dist.Content = append(dist.Content, pair("history_size", plain(strconv.Itoa(d.HistorySize)))...)
+	}
+	if d.Kind == KindFullSync || d.Kind == KindLastSync {
+		dist.Content = append(dist.Content, pair("priority", plain(strconv.Itoa(d.Priority)))...)
+		dist.Content = append(dist.Content, pair("direction", str(d.Direction))...)
+		if d.Pruning != nil {
+			dist.Content = append(dist.Content, pair("pruning", flow(
+				pair("inactive", plain(strconv.FormatUint(d.Pruning.Inactive, 10))),
+				pair("pruned", plain(strconv.FormatUint(d.Pruning.Pruned, 10))),
+			))...)
+		}
+	}
+	dest := flow(pair("kind", str(m.Destination.Kind)))
+	if m.Destination.Kind == DestCommunity {
+		dest.Content = append(dest.Content, pair("node_count", plain(strconv.Itoa(m.Destination.NodeCount)))...)
+	}
+	return block(
+		pair("name", str(m.Name)),
+		pair("authentication", str(m.Authentication)),
+		pair("distribution", dist),
+		pair("destination", dest),
+	)
+}
+
+// marshalEvent returns the list item of workload event e.
+func marshalEvent(e Event) *yaml.Node {
+	item := block(pair("at", dur(e.At)))
+	if pub := e.Publish; pub != nil {
+		from := str("random")
+		if pub.From != FromRandom {
+			from = plain(strconv.Itoa(pub.From))
+		}
+		item.Content = append(item.Content, pair("publish", flow(
+			pair("message", str(pub.Message)),
+			pair("count", plain(strconv.Itoa(pub.Count))),
+			pair("from", from),
+			pair("rate", num(pub.Rate)),
+			pair("size", plain(strconv.Itoa(pub.Size))),
+		))...)
+	}
+	return item
 }
 
 // pair returns a key node and its value, to append to a mapping's Content.

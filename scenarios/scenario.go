@@ -1,8 +1,8 @@
 // Package scenarios reads scenario files: YAML documents that describe one
 // simulation run (how many peers, for how long, over what network, behind
-// which NATs, with which protocol settings).
+// which NATs, with which protocol settings, exchanging which messages).
 //
-// This is version 0 of the language:
+// This is version 1 of the language:
 //
 //	name: walker-10k      # required; letters, digits, '.', '_', '-'
 //	seed: 1               # optional uint64, default 1
@@ -19,14 +19,29 @@
 //	  mapping_timeout: 60s                 # optional, > 0; else each preset's own
 //	crypto: ed25519       # ed25519 (default) or fast
 //	protocol: {walk_interval: 5s}          # see Scenario.ApplyOverrides
+//	community:            # optional; default DefaultCommunity
+//	  messages:           # required, 1 to 200 types: wire type bytes 1, 2, ... in order
+//	    - name: text      # required, unique; a-z, 0-9, '_', '-'; not dispersy-*
+//	      authentication: member           # member (default), or none (direct only)
+//	      distribution: {kind: full-sync, sequence_numbers: false, priority: 128, direction: ascending}
+//	           # or {kind: last-sync, history_size: N, priority: P, direction: D}
+//	           # (both sync kinds also take pruning: {inactive: N, pruned: M})
+//	           # or {kind: direct}
+//	      destination: {kind: community, node_count: 10}   # sync kinds (default)
+//	           # or {kind: candidate}                        # direct (default)
+//	workload:             # optional; events in file order
+//	  - at: 30s           # required, >= 0 and < duration
+//	    publish: {message: text, count: 100, from: random, rate: 10/s, size: 100}
 //
-// Later versions only add keys (blocks such as community: or workload:), so
-// every version-0 file stays valid. Keys are case-sensitive; unknown and
-// duplicate keys are errors at every level.
+// Version 0 was the same without the community and workload blocks, and
+// later versions only add keys, so every earlier file stays valid. Keys are
+// case-sensitive; unknown and duplicate keys are errors at every level.
 //
-// Every error names the file, the line and the dotted key path, as in
+// Every error names the file, the line and the key path, with list items
+// numbered from 0, as in
 //
 //	walker.yaml:7: network.latency.median: invalid duration "6o ms" (...)
+//	walker.yaml:19: workload[1].publish.from: node index 10000 is out of range (...)
 //
 // and Parse reports all the errors it finds, in file order, joined with
 // errors.Join; each one is an *Error.
@@ -98,6 +113,12 @@ type Scenario struct {
 	// Protocol holds the overrides of the protocol block in file order; see
 	// ApplyOverrides.
 	Protocol []Override
+	// Community is the message types the peers' community uses; it is
+	// DefaultCommunity() when the file has no community block.
+	Community Community
+	// Workload is the events of the workload block in file order; nil
+	// without one.
+	Workload []Event
 	// File is the path the scenario was loaded from, as used in messages.
 	File string
 }
@@ -148,6 +169,179 @@ type Override struct {
 	Line int
 }
 
+// Limits and defaults of the community block.
+const (
+	// MaxMessages is the most message types a community may have: they take
+	// the wire type bytes 1 to MaxMessages, in list order.
+	MaxMessages = 200
+	// MaxMessageName is the longest message name, in bytes.
+	MaxMessageName = 64
+	// ReservedPrefix starts the names of Dispersy's own messages, which a
+	// scenario may not use.
+	ReservedPrefix = "dispersy-"
+	// DefaultPriority is the priority of a sync message without one.
+	DefaultPriority = 128
+	// DefaultNodeCount is the number of peers a message to the community
+	// is sent to when its destination leaves node_count out.
+	DefaultNodeCount = 10
+	// DefaultMessage is the name of the one message of DefaultCommunity.
+	DefaultMessage = "text"
+)
+
+// Authentication policies accepted by authentication.
+const (
+	// AuthMember signs each message with its author's member key.
+	AuthMember = "member"
+	// AuthNone leaves messages unsigned; only KindDirect allows it.
+	AuthNone = "none"
+)
+
+// Distribution kinds accepted by distribution.kind.
+const (
+	// KindFullSync keeps every message and synchronises all of them.
+	KindFullSync = "full-sync"
+	// KindLastSync keeps and synchronises only the last HistorySize
+	// messages of each member.
+	KindLastSync = "last-sync"
+	// KindDirect sends a message once and keeps nothing.
+	KindDirect = "direct"
+)
+
+// Synchronisation directions accepted by distribution.direction: the order
+// in which a sync kind's messages are offered to peers.
+const (
+	// DirAscending offers the oldest global times first.
+	DirAscending = "ascending"
+	// DirDescending offers the newest global times first.
+	DirDescending = "descending"
+	// DirRandom offers messages in random order.
+	DirRandom = "random"
+)
+
+// Destination kinds accepted by destination.kind.
+const (
+	// DestCommunity sends to Destination.NodeCount peers of the community;
+	// the sync kinds need it.
+	DestCommunity = "community"
+	// DestCandidate sends to one chosen peer; KindDirect needs it.
+	DestCandidate = "candidate"
+)
+
+// Limits and defaults of the workload block.
+const (
+	// FromRandom is Publish.From when each message comes from a peer chosen
+	// at random (from: random, the default).
+	FromRandom = -1
+	// DefaultSize is the payload size of a publish without size.
+	DefaultSize = 100
+	// MaxSize is the largest payload a publish may ask for, in bytes.
+	MaxSize = 1000
+)
+
+// Community is the set of message types the peers exchange.
+type Community struct {
+	// Messages lists the message types in file order; message i has wire
+	// type byte i+1. It holds 1 to MaxMessages messages with distinct names.
+	Messages []Message
+}
+
+// Message is one message type of the community, with Dispersy's policies.
+type Message struct {
+	// Name identifies the message: lower-case letters, digits, '_' and '-',
+	// starting with a letter or digit, at most MaxMessageName bytes, not
+	// starting with ReservedPrefix.
+	Name string
+	// Authentication is AuthMember or AuthNone.
+	Authentication string
+	// Distribution says how the message spreads and is kept.
+	Distribution Distribution
+	// Destination says whom the message is sent to.
+	Destination Destination
+	// Line is the line of the message's list item in the file, for messages
+	// at run time; 0 for DefaultCommunity.
+	Line int
+}
+
+// Distribution is a message's distribution policy. Only the fields of its
+// Kind are set, the others are zero: SequenceNumbers for KindFullSync,
+// HistorySize for KindLastSync, and Priority, Direction and Pruning for
+// both of them. KindDirect has none.
+type Distribution struct {
+	// Kind is KindFullSync, KindLastSync or KindDirect.
+	Kind string
+	// SequenceNumbers numbers each member's messages 1, 2, ... (KindFullSync).
+	SequenceNumbers bool
+	// Priority orders message types in synchronisation, 0 to 255; default
+	// DefaultPriority.
+	Priority int
+	// Direction is DirAscending (the default), DirDescending or DirRandom.
+	Direction string
+	// HistorySize is how many messages per member KindLastSync keeps; >= 1.
+	HistorySize int
+	// Pruning, if not nil, drops messages by age.
+	Pruning *Pruning
+}
+
+// Pruning drops a sync message by age, in global time: it goes inactive
+// (no longer offered in synchronisation) when Inactive old and is deleted
+// when Pruned old; 0 < Inactive < Pruned.
+type Pruning struct {
+	// Inactive is the age at which the message stops being synchronised.
+	Inactive uint64
+	// Pruned is the age at which the message is deleted.
+	Pruned uint64
+}
+
+// Destination is a message's destination policy.
+type Destination struct {
+	// Kind is DestCommunity or DestCandidate.
+	Kind string
+	// NodeCount is how many peers a DestCommunity message is sent to when
+	// created; >= 0, default DefaultNodeCount. Zero for DestCandidate.
+	NodeCount int
+}
+
+// DefaultCommunity returns the community of a file without a community
+// block: one full-sync message named DefaultMessage, signed by its member,
+// without sequence numbers, at DefaultPriority, ascending, sent to
+// DefaultNodeCount peers of the community.
+func DefaultCommunity() Community {
+	return Community{Messages: []Message{{
+		Name:           DefaultMessage,
+		Authentication: AuthMember,
+		Distribution:   Distribution{Kind: KindFullSync, Priority: DefaultPriority, Direction: DirAscending},
+		Destination:    Destination{Kind: DestCommunity, NodeCount: DefaultNodeCount},
+	}}}
+}
+
+// Event is one event of the workload: at virtual time At, the action that
+// is not nil happens. Publish is, for now, the only action.
+type Event struct {
+	// At is the virtual time of the event; 0 <= At < Scenario.Duration.
+	At time.Duration
+	// Publish, if not nil, has peers create messages.
+	Publish *Publish
+	// Line is the line of the event's list item in the file.
+	Line int
+}
+
+// Publish has peers create Count messages of one type.
+type Publish struct {
+	// Message is the Name of a message of Scenario.Community.
+	Message string
+	// Count is how many messages are created; >= 1.
+	Count int
+	// From is the index, 0 to Scenario.Nodes-1, of the peer that creates
+	// them, or FromRandom for a peer chosen at random for each message.
+	From int
+	// Rate is how many messages are created per second of virtual time,
+	// > 0; 0 creates them all at once, at Event.At.
+	Rate float64
+	// Size is the payload size of each message in bytes, 0 to MaxSize;
+	// default DefaultSize.
+	Size int
+}
+
 // Load reads and parses the scenario file at path. Its errors name path.
 func Load(path string) (*Scenario, error) {
 	data, err := os.ReadFile(path)
@@ -172,11 +366,12 @@ func Parse(file string, data []byte) (*Scenario, error) {
 // defaults returns a Scenario with every optional field at its default.
 func defaults(file string) *Scenario {
 	return &Scenario{
-		Seed:     DefaultSeed,
-		Trackers: DefaultTrackers,
-		Network:  Network{Latency: Latency{Distribution: DistConstant, Value: DefaultLatency}},
-		NAT:      NAT{Mix: []natmodels.Share{{Profile: DefaultProfile, Fraction: 1}}},
-		Crypto:   DefaultCrypto,
-		File:     file,
+		Seed:      DefaultSeed,
+		Trackers:  DefaultTrackers,
+		Network:   Network{Latency: Latency{Distribution: DistConstant, Value: DefaultLatency}},
+		NAT:       NAT{Mix: []natmodels.Share{{Profile: DefaultProfile, Fraction: 1}}},
+		Crypto:    DefaultCrypto,
+		Community: DefaultCommunity(),
+		File:      file,
 	}
 }

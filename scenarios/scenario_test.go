@@ -3,6 +3,7 @@ package scenarios
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -121,6 +122,23 @@ func TestBadFilesKeys(t *testing.T) {
 		{"duplicate-key", "4: nodes: ", "duplicate key (first at line 3)"},
 		{"seed-negative", "2: seed: ", "negative"},
 		{"syntax-error", "", "invalid YAML"},
+		{"community-unknown-kind", "7: community.messages[0].distribution.kind: ", `did you mean "full-sync"`},
+		{"community-last-sync-no-history", "7: community.messages[0].distribution.history_size: ", "required key missing"},
+		{"community-sequence-numbers-last-sync", "7: community.messages[0].distribution.sequence_numbers: ", "last-sync takes no sequence_numbers"},
+		{"community-candidate-full-sync", "8: community.messages[0].destination.kind: ", "full-sync needs destination community"},
+		{"community-direct-community", "8: community.messages[0].destination.kind: ", "direct needs destination candidate"},
+		{"community-auth-none-full-sync", "7: community.messages[0].authentication: ", "none needs distribution direct"},
+		{"community-duplicate-name", "10: community.messages[2].name: ", "(first at line 6)"},
+		{"community-reserved-name", "6: community.messages[0].name: ", "reserved"},
+		{"community-priority-300", "7: community.messages[0].distribution.priority: ", "between 0 and 255"},
+		{"community-too-many", "6: community.messages: ", "at most 200"},
+		{"workload-unknown-message", "14: workload[1].publish.message: ", `unknown message "txt"`},
+		{"workload-unknown-message-default", "6: workload[0].publish.message: ", "known: text"},
+		{"workload-from-out-of-range", "6: workload[0].publish.from: ", "0 to 99"},
+		{"workload-bad-rate", "6: workload[0].publish.rate: ", "invalid rate"},
+		{"workload-at-beyond-duration", "5: workload[0].at: ", "before the end of the run"},
+		{"workload-count-zero", "6: workload[0].publish.count: ", "at least 1"},
+		{"workload-no-action", "5: workload[0]: ", "no action"},
 	}
 	for _, tt := range tests {
 		file := filepath.Join("testdata", "bad", tt.file+".yaml")
@@ -145,7 +163,7 @@ func TestShipped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"puncture-matrix-eager.yaml", "puncture-matrix.yaml", "walker-100k-ed25519.yaml",
+	want := []string{"puncture-matrix-eager.yaml", "puncture-matrix.yaml", "sync-1k.yaml", "walker-100k-ed25519.yaml",
 		"walker-100k-fast.yaml", "walker-10k.yaml", "walker-small.yaml"}
 	if !reflect.DeepEqual(files, want) {
 		t.Errorf("shipped files %v, want %v", files, want)
@@ -181,9 +199,10 @@ func TestWalker10k(t *testing.T) {
 			Latency: Latency{Distribution: DistLognormal, Median: 60 * time.Millisecond, Sigma: 0.5},
 			Loss:    0.01,
 		},
-		NAT:    NAT{Mix: walkerMix(), MappingTimeout: time.Minute},
-		Crypto: CryptoEd25519,
-		File:   "walker-10k.yaml",
+		NAT:       NAT{Mix: walkerMix(), MappingTimeout: time.Minute},
+		Crypto:    CryptoEd25519,
+		Community: DefaultCommunity(),
+		File:      "walker-10k.yaml",
 	}
 	got := *s
 	if len(got.Protocol) != 1 || got.Protocol[0].Key != "walk_interval" || got.Protocol[0].Value.Value != "5s" || got.Protocol[0].Line != 13 {
@@ -229,6 +248,53 @@ func TestShippedVariants(t *testing.T) {
 	if s := load("walker-small.yaml"); s.Nodes != 200 || s.Duration != 3*time.Minute || !reflect.DeepEqual(s.NAT.Mix, walkerMix()) {
 		t.Errorf("walker-small: %+v", s)
 	}
+	for _, file := range []string{"puncture-matrix.yaml", "puncture-matrix-eager.yaml", "walker-100k-ed25519.yaml",
+		"walker-100k-fast.yaml", "walker-10k.yaml", "walker-small.yaml"} {
+		if s := load(file); !reflect.DeepEqual(s.Community, DefaultCommunity()) || s.Workload != nil {
+			t.Errorf("%s: community %+v, workload %+v; want the default and none", file, s.Community, s.Workload)
+		}
+	}
+}
+
+// TestSync1k checks every field of the sync convergence scenario.
+func TestSync1k(t *testing.T) {
+	s, err := Load("sync-1k.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Scenario{
+		Name:      "sync-1k",
+		Seed:      1,
+		Duration:  5 * time.Minute,
+		Nodes:     1000,
+		Trackers:  1,
+		Network:   Network{Latency: Latency{Distribution: DistConstant, Value: 50 * time.Millisecond}},
+		NAT:       NAT{Mix: []natmodels.Share{{Profile: "public", Fraction: 1}}},
+		Crypto:    CryptoFast,
+		Community: DefaultCommunity(),
+		Workload: []Event{{At: time.Minute, Line: 11,
+			Publish: &Publish{Message: "text", Count: 1, From: FromRandom, Size: DefaultSize}}},
+		File: "sync-1k.yaml",
+	}
+	if !reflect.DeepEqual(s, want) {
+		t.Errorf("sync-1k.yaml parsed as\n%+v\nwant\n%+v", s, want)
+	}
+}
+
+// TestDefaultCommunity checks the community of a file without one, and
+// that each call returns a fresh copy.
+func TestDefaultCommunity(t *testing.T) {
+	want := Community{Messages: []Message{{Name: "text", Authentication: AuthMember,
+		Distribution: Distribution{Kind: KindFullSync, Priority: 128, Direction: DirAscending},
+		Destination:  Destination{Kind: DestCommunity, NodeCount: 10}}}}
+	c := DefaultCommunity()
+	if !reflect.DeepEqual(c, want) {
+		t.Errorf("DefaultCommunity() = %+v, want %+v", c, want)
+	}
+	c.Messages[0].Name = "changed"
+	if DefaultCommunity().Messages[0].Name != "text" {
+		t.Error("DefaultCommunity shares its messages between calls")
+	}
 }
 
 // TestParse checks values and defaults of small valid scenarios.
@@ -237,7 +303,7 @@ func TestParse(t *testing.T) {
 	def := func(f func(s *Scenario)) Scenario {
 		s := Scenario{Name: "t", Seed: 1, Duration: time.Minute, Nodes: 10, Trackers: 1,
 			Network: Network{Latency: Latency{Distribution: DistConstant, Value: 50 * time.Millisecond}},
-			NAT:     NAT{Mix: public}, Crypto: CryptoEd25519, File: "t.yaml"}
+			NAT:     NAT{Mix: public}, Crypto: CryptoEd25519, Community: DefaultCommunity(), File: "t.yaml"}
 		if f != nil {
 			f(&s)
 		}
@@ -249,7 +315,8 @@ func TestParse(t *testing.T) {
 		want       Scenario
 	}{
 		{"defaults", head, def(nil)},
-		{"empty blocks", head + "network:\nnat:\nprotocol:\n", def(nil)},
+		{"empty blocks", head + "network:\nnat:\nprotocol:\nworkload:\n", def(nil)},
+		{"empty workload", head + "workload: []\n", def(nil)},
 		{"network without latency", head + "network: {loss: 0.5}\n", def(func(s *Scenario) { s.Network.Loss = 0.5 })},
 		{"loss zero integer", head + "network: {loss: 0}\n", def(nil)},
 		{"constant", head + "network: {latency: {distribution: constant, value: 1.5ms}}\n", def(func(s *Scenario) {
@@ -298,6 +365,134 @@ func TestParse(t *testing.T) {
 	}
 }
 
+// TestParseCommunityWorkload checks values and defaults of the community
+// and workload blocks.
+func TestParseCommunityWorkload(t *testing.T) {
+	const head = "name: t\nduration: 10m\nnodes: 100\n"
+	text := DefaultCommunity().Messages[0]
+	msg := func(name string, line int, f func(m *Message)) Message {
+		m := text
+		m.Name, m.Line = name, line
+		if f != nil {
+			f(&m)
+		}
+		return m
+	}
+	community := func(msgs ...Message) Community { return Community{Messages: msgs} }
+	pub := func(f func(p *Publish)) *Publish {
+		p := &Publish{Message: "text", Count: 1, From: FromRandom, Size: DefaultSize}
+		if f != nil {
+			f(p)
+		}
+		return p
+	}
+	tests := []struct {
+		name, yaml string
+		community  Community
+		workload   []Event
+	}{
+		{"no blocks", head, DefaultCommunity(), nil},
+		{"full-sync defaults", head + "community:\n  messages:\n    - name: text\n      distribution: {kind: full-sync}\n",
+			community(msg("text", 6, nil)), nil},
+		{"full-sync spelled out", head + "community:\n  messages:\n    - name: a\n      authentication: member\n" +
+			"      distribution: {kind: full-sync, sequence_numbers: true, priority: 255, direction: random, pruning: {inactive: 100, pruned: 200}}\n" +
+			"      destination: {kind: community, node_count: 0}\n",
+			community(msg("a", 6, func(m *Message) {
+				m.Distribution = Distribution{Kind: KindFullSync, SequenceNumbers: true, Priority: 255, Direction: DirRandom,
+					Pruning: &Pruning{Inactive: 100, Pruned: 200}}
+				m.Destination.NodeCount = 0
+			})), nil},
+		{"last-sync", head + "community:\n  messages:\n    - name: status\n      distribution: {kind: last-sync, history_size: 1, priority: 0, direction: descending}\n",
+			community(msg("status", 6, func(m *Message) {
+				m.Distribution = Distribution{Kind: KindLastSync, HistorySize: 1, Priority: 0, Direction: DirDescending}
+			})), nil},
+		{"direct", head + "community:\n  messages:\n    - name: ping\n      authentication: none\n      distribution: {kind: direct}\n" +
+			"    - name: pong\n      distribution: {kind: direct}\n      destination: {kind: candidate}\n",
+			community(
+				msg("ping", 6, func(m *Message) {
+					m.Authentication = AuthNone
+					m.Distribution = Distribution{Kind: KindDirect}
+					m.Destination = Destination{Kind: DestCandidate}
+				}),
+				msg("pong", 9, func(m *Message) {
+					m.Distribution = Distribution{Kind: KindDirect}
+					m.Destination = Destination{Kind: DestCandidate}
+				})), nil},
+		{"flow items and names", head + "community: {messages: [{name: \"0\", distribution: {kind: full-sync}}, {name: a-b_c, distribution: {kind: full-sync}}]}\n",
+			community(msg("0", 4, nil), msg("a-b_c", 4, nil)), nil},
+		{"longest name", head + "community:\n  messages:\n    - {name: " + strings.Repeat("x", 64) + ", distribution: {kind: full-sync}}\n",
+			community(msg(strings.Repeat("x", 64), 6, nil)), nil},
+		{"dispersy without dash", head + "community:\n  messages:\n    - {name: dispersy, distribution: {kind: full-sync}}\n",
+			community(msg("dispersy", 6, nil)), nil},
+		{"publish defaults", head + "workload:\n  - at: 0s\n    publish: {message: text, count: 1}\n",
+			DefaultCommunity(), []Event{{At: 0, Line: 5, Publish: pub(nil)}}},
+		{"publish spelled out", head + "workload:\n  - at: 9m59s\n    publish: {message: text, count: 100, from: 99, rate: 10/s, size: 1000}\n",
+			DefaultCommunity(), []Event{{At: 9*time.Minute + 59*time.Second, Line: 5, Publish: pub(func(p *Publish) {
+				p.Count, p.From, p.Rate, p.Size = 100, 99, 10, 1000
+			})}}},
+		{"rates", head + "workload:\n" +
+			"  - {at: 1s, publish: {message: text, count: 1, rate: 0.5/s}}\n" +
+			"  - {at: 2s, publish: {message: text, count: 1, rate: 600/m}}\n" +
+			"  - {at: 3s, publish: {message: text, count: 1, rate: 2.5}}\n" +
+			"  - {at: 4s, publish: {message: text, count: 1, rate: 7}}\n" +
+			"  - {at: 5s, publish: {message: text, count: 1, rate: all}}\n" +
+			"  - {at: 6s, publish: {message: text, count: 1, rate: 0, from: random, size: 0}}\n",
+			DefaultCommunity(), []Event{
+				{At: 1 * time.Second, Line: 5, Publish: pub(func(p *Publish) { p.Rate = 0.5 })},
+				{At: 2 * time.Second, Line: 6, Publish: pub(func(p *Publish) { p.Rate = 10 })},
+				{At: 3 * time.Second, Line: 7, Publish: pub(func(p *Publish) { p.Rate = 2.5 })},
+				{At: 4 * time.Second, Line: 8, Publish: pub(func(p *Publish) { p.Rate = 7 })},
+				{At: 5 * time.Second, Line: 9, Publish: pub(nil)},
+				{At: 6 * time.Second, Line: 10, Publish: pub(func(p *Publish) { p.Size = 0 })},
+			}},
+		{"workload before community, file order kept", head + "workload:\n" +
+			"  - {at: 2m, publish: {message: news, count: 2}}\n" +
+			"  - {at: 1m, publish: {message: status, count: 3, from: 0}}\n" +
+			"community:\n  messages:\n" +
+			"    - {name: status, distribution: {kind: last-sync, history_size: 2}}\n" +
+			"    - {name: news, distribution: {kind: full-sync}}\n",
+			community(
+				msg("status", 9, func(m *Message) {
+					m.Distribution = Distribution{Kind: KindLastSync, HistorySize: 2, Priority: 128, Direction: DirAscending}
+				}),
+				msg("news", 10, nil)),
+			[]Event{
+				{At: 2 * time.Minute, Line: 5, Publish: pub(func(p *Publish) { p.Message, p.Count = "news", 2 })},
+				{At: time.Minute, Line: 6, Publish: pub(func(p *Publish) { p.Message, p.Count, p.From = "status", 3, 0 })},
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := Parse("t.yaml", []byte(tt.yaml))
+			if err != nil {
+				t.Fatalf("Parse:\n%s\n%v", tt.yaml, err)
+			}
+			if !reflect.DeepEqual(s.Community, tt.community) {
+				t.Errorf("Parse:\n%s\ncommunity %+v\nwant      %+v", tt.yaml, s.Community, tt.community)
+			}
+			if !reflect.DeepEqual(s.Workload, tt.workload) {
+				t.Errorf("Parse:\n%s\nworkload %+v\nwant     %+v", tt.yaml, s.Workload, tt.workload)
+			}
+		})
+	}
+}
+
+// TestParseMaxMessages checks that exactly MaxMessages message types fit.
+func TestParseMaxMessages(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("name: t\nduration: 1m\nnodes: 1\ncommunity:\n  messages:\n")
+	for i := range MaxMessages {
+		fmt.Fprintf(&b, "    - {name: m%d, distribution: {kind: full-sync}}\n", i)
+	}
+	s, err := Parse("t.yaml", []byte(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(s.Community.Messages); n != MaxMessages || s.Community.Messages[MaxMessages-1].Name != "m199" {
+		t.Errorf("parsed %d messages, last %+v", n, s.Community.Messages[n-1])
+	}
+}
+
 // TestParseErrorValue checks the fields of an *Error.
 func TestParseErrorValue(t *testing.T) {
 	_, err := Parse("walker.yaml", []byte("name: w\nduration: 1m\nnodes: 3\nnetwork:\n  latency:\n    distribution: lognormal\n    median: 6o ms\n    sigma: 1\n"))
@@ -338,6 +533,18 @@ func TestRoundTrip(t *testing.T) {
 		"nat: {mix: {cgnat: 0.1, linux-masquerade: 0.9}}\n" +
 		"protocol: {a: 'true', b: true, c: -3, d: 1.5e3, e: \"x y\", f: 10s}\n"
 	inputs["constant"] = "name: c\nduration: 1m\nnodes: 1\nnetwork: {latency: {distribution: constant, value: 3ms}}\n"
+	inputs["community"] = "name: c\nduration: 1h\nnodes: 50\ncommunity:\n  messages:\n" +
+		"    - {name: \"yes\", distribution: {kind: full-sync, sequence_numbers: true, priority: 0, direction: random}}\n" +
+		"    - {name: \"1\", distribution: {kind: last-sync, history_size: 3, direction: descending, pruning: {inactive: 1, pruned: 18446744073709551615}}}\n" +
+		"    - {name: n-_9, distribution: {kind: full-sync, pruning: {inactive: 5, pruned: 6}}, destination: {kind: community, node_count: 0}}\n" +
+		"    - {name: ping, authentication: none, distribution: {kind: direct}}\n" +
+		"    - {name: pong, distribution: {kind: direct}, destination: {kind: candidate}}\n" +
+		"workload:\n" +
+		"  - {at: 0s, publish: {message: \"1\", count: 1}}\n" +
+		"  - {at: 59m59.999999999s, publish: {message: ping, count: 9, from: 49, rate: 1/m, size: 0}}\n" +
+		"  - {at: 10s, publish: {message: \"yes\", count: 100, from: 0, rate: 0.5, size: 1000}}\n" +
+		"  - {at: 10s, publish: {message: pong, count: 2, rate: 1e-300}}\n" +
+		"  - {at: 10s, publish: {message: pong, count: 2, rate: all}}\n"
 	for name, in := range inputs {
 		t.Run(name, func(t *testing.T) {
 			a, err := Parse(name, []byte(in))
@@ -362,6 +569,14 @@ func TestRoundTrip(t *testing.T) {
 				}
 			}
 			a.Protocol, b.Protocol = nil, nil
+			for _, s := range []*Scenario{a, b} {
+				for i := range s.Community.Messages {
+					s.Community.Messages[i].Line = 0
+				}
+				for i := range s.Workload {
+					s.Workload[i].Line = 0
+				}
+			}
 			if !reflect.DeepEqual(a, b) {
 				t.Errorf("round trip changed the scenario:\n%+v\n%+v\nvia\n%s", a, b, out)
 			}

@@ -50,6 +50,12 @@ func joinPath(path, key string) string {
 	return path + "." + key
 }
 
+// indexPath returns the path of item i (from 0) of the sequence at path,
+// as in workload[1].
+func indexPath(path string, i int) string {
+	return fmt.Sprintf("%s[%d]", path, i)
+}
+
 // deref follows an alias to the node it names.
 func deref(n *yaml.Node) *yaml.Node {
 	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 8; i++ {
@@ -318,6 +324,20 @@ func (p *parser) mapping(path string, v *yaml.Node) *yaml.Node {
 	return d
 }
 
+// sequence returns v as a sequence node; a null is an empty sequence. It
+// returns nil, having reported the problem, if v is something else.
+func (p *parser) sequence(path string, v *yaml.Node) *yaml.Node {
+	d := deref(v)
+	if isNull(d) {
+		return &yaml.Node{Kind: yaml.SequenceNode, Line: v.Line, Column: v.Column}
+	}
+	if d.Kind != yaml.SequenceNode {
+		p.add(v.Line, v.Column, path, "expected a list, got %s", describe(v))
+		return nil
+	}
+	return d
+}
+
 // scalar returns v as a non-null scalar, or nil after reporting that it
 // is not one; want names the expected value.
 func (p *parser) scalar(path string, v *yaml.Node, want string) *yaml.Node {
@@ -437,6 +457,30 @@ func (p *parser) positive(path string, v *yaml.Node) (int, bool) {
 		return 0, false
 	}
 	return int(mag), true
+}
+
+// between returns the integer v as an int, which must be in [lo, hi],
+// where 0 <= lo <= hi.
+func (p *parser) between(path string, v *yaml.Node, lo, hi int) (int, bool) {
+	neg, mag, ok := p.integer(path, v)
+	if !ok {
+		return 0, false
+	}
+	if neg || mag < uint64(lo) || mag > uint64(hi) {
+		p.add(v.Line, v.Column, path, "must be between %d and %d, got %s", lo, hi, deref(v).Value)
+		return 0, false
+	}
+	return int(mag), true
+}
+
+// natural returns the integer v as an int, which must be >= 0.
+func (p *parser) natural(path string, v *yaml.Node) (int, bool) {
+	n, ok := p.uint(path, v)
+	if ok && n > math.MaxInt {
+		p.add(v.Line, v.Column, path, "integer %s is out of range", deref(v).Value)
+		return 0, false
+	}
+	return int(n), ok
 }
 
 // uint returns the integer v as a uint64, which must be >= 0.

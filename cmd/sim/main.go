@@ -17,6 +17,7 @@ import (
 	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/olekukonko/tablewriter"
@@ -108,7 +109,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	// A simulation builds a large, long-lived heap: collect less often,
 	// but keep the heap under a soft limit.
 	debug.SetGCPercent(400)
-	debug.SetMemoryLimit(3 << 30)
+	debug.SetMemoryLimit(6 << 30)
 	sum, err := runner.Run(s, opts)
 	if err != nil {
 		return err
@@ -138,6 +139,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
 		return fmt.Errorf("summary: %w", err)
 	}
+	if err := writeCoverage(filepath.Join(dir, "coverage.csv"), sum.Sync.CoverageSeries); err != nil {
+		return err
+	}
 	printSummary(stdout, sum)
 	fmt.Fprintf(stdout, "summary written to %s\n", path)
 	return nil
@@ -163,7 +167,20 @@ func printSummary(w io.Writer, s *runner.Summary) {
 		{"connection type accuracy", fmt.Sprintf("%.4f", s.Walker.ConnectionTypeAccuracy)},
 		{"puncture success (both ways)", fmt.Sprintf("%.4f (%d / %d)", s.Puncture.SuccessRate, s.Puncture.Overall.Successes, s.Puncture.Overall.Introductions)},
 		{"walker reached by puncture", fmt.Sprintf("%.4f", s.Puncture.WalkerReachedRate)},
-		{"trace hash", s.TraceHash},
+	}
+	if ss := s.Sync; ss.Messages > 0 {
+		rows = append(rows,
+			[]string{"sync: messages", strconv.Itoa(ss.Messages)},
+			[]string{"sync: t50 / t90 / t99 / t100", fmt.Sprintf("%s / %s / %s / %s",
+				secs(ss.Convergence.T50), secs(ss.Convergence.T90), secs(ss.Convergence.T99), secs(ss.Convergence.T100))},
+			[]string{"sync: coverage at end", fmt.Sprintf("%.6f", ss.Coverage)},
+			[]string{"sync: bytes per node / overhead ratio", fmt.Sprintf("%.0f / %.2f", ss.BytesSentPerNode, ss.OverheadRatio)},
+			[]string{"sync: duplicate deliveries", strconv.FormatInt(ss.DuplicateDeliveries, 10)},
+			[]string{"sync: bloom false positives (configured)", fmt.Sprintf("%.4f (%.4f) on %d", ss.BloomFalsePositiveRate, ss.BloomConfiguredRate, ss.BloomTested)},
+		)
+	}
+	rows = append(rows, []string{"trace hash", s.TraceHash})
+	{
 	}
 	_ = t.Bulk(rows)
 	_ = t.Render()
@@ -187,4 +204,28 @@ func printSummary(w io.Writer, s *runner.Summary) {
 			fmt.Sprintf("%.3f", rate), fmt.Sprintf("%.3f", reached)})
 	}
 	_ = p.Render()
+}
+
+func secs(v *float64) string {
+	if v == nil {
+		return "never"
+	}
+	return fmt.Sprintf("%.1f s", *v)
+}
+
+// writeCoverage writes the coverage per second since the first publish
+// (nothing when the run published nothing).
+func writeCoverage(path string, series []float64) error {
+	if len(series) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	b.WriteString("seconds_since_first_publish,coverage\n")
+	for i, c := range series {
+		fmt.Fprintf(&b, "%d,%.6f\n", i+1, c)
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		return fmt.Errorf("coverage: %w", err)
+	}
+	return nil
 }

@@ -1,0 +1,362 @@
+package protocol
+
+import (
+	"bytes"
+	"slices"
+	"sort"
+
+	"github.com/dispersy-go/dispersy/protocol/wire"
+)
+
+// Pool interns packets and member ids for MemStores. In a simulation every
+// node's store shares one Pool, so each distinct packet is kept once however
+// many nodes hold it; a store holds 4-byte references. A Pool keeps every
+// distinct packet ever put into one of its stores, for its whole life. Like
+// the stores, it is used by one goroutine at a time.
+type Pool struct {
+	members  []MemberID
+	memberIx map[MemberID]uint32
+	entries  []poolEntry
+	byDigest map[uint64]uint32 // digest -> first entry index+1; collisions chain through next
+	arena    []byte
+	bytes    uint64
+}
+
+type poolEntry struct {
+	pkt    []byte
+	gt     uint64
+	digest uint64
+	member uint32
+	seq    uint32
+	next   uint32
+	meta   wire.Type
+}
+
+const arenaChunk = 1 << 20
+
+// NewPool returns an empty pool.
+func NewPool() *Pool {
+	return &Pool{memberIx: make(map[MemberID]uint32), byDigest: make(map[uint64]uint32)}
+}
+
+// Len returns the number of distinct packets interned.
+func (p *Pool) Len() int { return len(p.entries) }
+
+// Bytes returns the total size of the distinct packets interned.
+func (p *Pool) Bytes() uint64 { return p.bytes }
+
+// Packet returns the packet with ID id (from a MemStore of this pool).
+func (p *Pool) Packet(id uint64) []byte { return p.entries[id-1].pkt }
+
+func (p *Pool) member(m MemberID) (uint32, bool) {
+	i, ok := p.memberIx[m]
+	return i, ok
+}
+
+func (p *Pool) internMember(m MemberID) uint32 {
+	if i, ok := p.memberIx[m]; ok {
+		return i
+	}
+	i := uint32(len(p.members))
+	p.members = append(p.members, m)
+	p.memberIx[m] = i
+	return i
+}
+
+// intern returns the index+1 of r's packet, adding it if it is new.
+func (p *Pool) intern(r *Record) uint32 {
+	head := p.byDigest[r.Digest]
+	for i := head; i != 0; i = p.entries[i-1].next {
+		if bytes.Equal(p.entries[i-1].pkt, r.Packet) {
+			return i
+		}
+	}
+	n := len(r.Packet)
+	if n > arenaChunk/8 {
+		p.arena = nil
+	} else if cap(p.arena)-len(p.arena) < n {
+		p.arena = make([]byte, 0, arenaChunk)
+	}
+	var pkt []byte
+	if p.arena == nil {
+		pkt = bytes.Clone(r.Packet)
+	} else {
+		off := len(p.arena)
+		p.arena = append(p.arena, r.Packet...)
+		pkt = p.arena[off : off+n : off+n]
+	}
+	p.entries = append(p.entries, poolEntry{pkt: pkt, gt: r.GlobalTime, digest: r.Digest,
+		member: p.internMember(r.Member), seq: r.Sequence, next: head, meta: r.Meta})
+	p.bytes += uint64(n)
+	idx := uint32(len(p.entries))
+	p.byDigest[r.Digest] = idx
+	return idx
+}
+
+func (p *Pool) fill(r *Record, ref uint32) {
+	e := &p.entries[ref-1]
+	r.ID, r.Member, r.Meta, r.GlobalTime = uint64(ref), p.members[e.member], e.meta, e.gt
+	r.Sequence, r.Digest, r.Packet = e.seq, e.digest, e.pkt
+}
+
+// MemStore is the in-memory Store: per message type, a slice of pool
+// references sorted by (global time, member).
+type MemStore struct {
+	pool  *Pool
+	slots []memSlot
+	maxGT uint64
+	rec   Record // Scan's record, while no Scan is nested in another
+	depth int    // nesting depth of Scan calls
+}
+
+type memSlot struct {
+	meta     wire.Type
+	refs     []uint32
+	byMember map[uint32][]uint32 // built on first ScanMember; refs sorted by global time
+}
+
+// NewMemStore returns an empty store interning into pool (nil: a pool of its own).
+func NewMemStore(pool *Pool) *MemStore {
+	if pool == nil {
+		pool = NewPool()
+	}
+	return &MemStore{pool: pool}
+}
+
+var _ Store = (*MemStore)(nil)
+
+// Pool returns the pool the store interns into.
+func (s *MemStore) Pool() *Pool { return s.pool }
+
+func (s *MemStore) slot(meta wire.Type, create bool) *memSlot {
+	for i := range s.slots {
+		if s.slots[i].meta == meta {
+			return &s.slots[i]
+		}
+	}
+	if !create {
+		return nil
+	}
+	s.slots = append(s.slots, memSlot{meta: meta})
+	return &s.slots[len(s.slots)-1]
+}
+
+// key returns the sort key of a reference: (global time, member).
+func (s *MemStore) key(ref uint32) (uint64, uint32) {
+	e := &s.pool.entries[ref-1]
+	return e.gt, e.member
+}
+
+// search returns the first position in refs whose global time is >= gt.
+func (s *MemStore) search(refs []uint32, gt uint64) int {
+	return sort.Search(len(refs), func(i int) bool { return s.pool.entries[refs[i]-1].gt >= gt })
+}
+
+func (s *MemStore) find(member MemberID, gt uint64) (*memSlot, int) {
+	m, ok := s.pool.member(member)
+	if !ok {
+		return nil, -1
+	}
+	for si := range s.slots {
+		sl := &s.slots[si]
+		for i := s.search(sl.refs, gt); i < len(sl.refs); i++ {
+			e := &s.pool.entries[sl.refs[i]-1]
+			if e.gt != gt {
+				break
+			}
+			if e.member == m {
+				return sl, i
+			}
+		}
+	}
+	return nil, -1
+}
+
+// Put implements Store.
+func (s *MemStore) Put(r *Record) (uint64, error) {
+	if sl, _ := s.find(r.Member, r.GlobalTime); sl != nil {
+		return 0, ErrExists
+	}
+	ref := s.pool.intern(r)
+	sl := s.slot(r.Meta, true)
+	gt, m := s.key(ref)
+	i := sort.Search(len(sl.refs), func(i int) bool {
+		g, mm := s.key(sl.refs[i])
+		return g > gt || (g == gt && mm > m)
+	})
+	sl.refs = slices.Insert(sl.refs, i, ref)
+	if sl.byMember != nil {
+		l := sl.byMember[m]
+		j := sort.Search(len(l), func(j int) bool { return s.pool.entries[l[j]-1].gt > gt })
+		sl.byMember[m] = slices.Insert(l, j, ref)
+	}
+	s.maxGT = max(s.maxGT, r.GlobalTime)
+	return uint64(ref), nil
+}
+
+// Get implements Store.
+func (s *MemStore) Get(member MemberID, gt uint64) (Record, bool) {
+	sl, i := s.find(member, gt)
+	if sl == nil {
+		return Record{}, false
+	}
+	var r Record
+	s.pool.fill(&r, sl.refs[i])
+	return r, true
+}
+
+// HasID reports whether the store holds the packet with ID id.
+func (s *MemStore) HasID(id uint64) bool {
+	if id == 0 || id > uint64(len(s.pool.entries)) {
+		return false
+	}
+	e := &s.pool.entries[id-1]
+	sl := s.slot(e.meta, false)
+	if sl == nil {
+		return false
+	}
+	for i := s.search(sl.refs, e.gt); i < len(sl.refs); i++ {
+		if uint64(sl.refs[i]) == id {
+			return true
+		}
+		if s.pool.entries[sl.refs[i]-1].gt != e.gt {
+			break
+		}
+	}
+	return false
+}
+
+// Delete implements Store.
+func (s *MemStore) Delete(member MemberID, gt uint64) bool {
+	sl, i := s.find(member, gt)
+	if sl == nil {
+		return false
+	}
+	s.remove(sl, i)
+	return true
+}
+
+func (s *MemStore) remove(sl *memSlot, i int) {
+	ref := sl.refs[i]
+	sl.refs = slices.Delete(sl.refs, i, i+1)
+	if sl.byMember != nil {
+		m := s.pool.entries[ref-1].member
+		l := sl.byMember[m]
+		if j := slices.Index(l, ref); j >= 0 {
+			l = slices.Delete(l, j, j+1)
+		}
+		if len(l) == 0 {
+			delete(sl.byMember, m)
+		} else {
+			sl.byMember[m] = l
+		}
+	}
+}
+
+// Scan implements Store.
+func (s *MemStore) Scan(meta wire.Type, lo, hi uint64, desc bool, fn func(*Record) bool) {
+	sl := s.slot(meta, false)
+	if sl == nil || lo > hi {
+		return
+	}
+	refs := sl.refs
+	from, to := s.search(refs, lo), len(refs)
+	if hi < ^uint64(0) {
+		to = s.search(refs, hi+1)
+	}
+	r := &s.rec
+	if s.depth > 0 {
+		r = new(Record)
+	}
+	s.depth++
+	defer func() { s.depth-- }()
+	if desc {
+		for i := to - 1; i >= from; i-- {
+			s.pool.fill(r, refs[i])
+			if !fn(r) {
+				return
+			}
+		}
+		return
+	}
+	for i := from; i < to; i++ {
+		s.pool.fill(r, refs[i])
+		if !fn(r) {
+			return
+		}
+	}
+}
+
+func (s *MemStore) memberRefs(member MemberID, meta wire.Type) (*memSlot, []uint32) {
+	sl := s.slot(meta, false)
+	m, ok := s.pool.member(member)
+	if sl == nil || !ok {
+		return nil, nil
+	}
+	if sl.byMember == nil {
+		sl.byMember = make(map[uint32][]uint32)
+		for _, ref := range sl.refs { // refs are in global-time order
+			mm := s.pool.entries[ref-1].member
+			sl.byMember[mm] = append(sl.byMember[mm], ref)
+		}
+	}
+	return sl, sl.byMember[m]
+}
+
+// ScanMember implements Store.
+func (s *MemStore) ScanMember(member MemberID, meta wire.Type, fn func(*Record) bool) {
+	_, refs := s.memberRefs(member, meta)
+	var r Record
+	for _, ref := range refs {
+		s.pool.fill(&r, ref)
+		if !fn(&r) {
+			return
+		}
+	}
+}
+
+// KeepNewest implements Store.
+func (s *MemStore) KeepNewest(member MemberID, meta wire.Type, n int) int {
+	_, refs := s.memberRefs(member, meta)
+	drop := len(refs) - max(n, 0)
+	if drop <= 0 {
+		return 0
+	}
+	gts := make([]uint64, drop)
+	for i := range gts {
+		gts[i] = s.pool.entries[refs[i]-1].gt
+	}
+	for _, gt := range gts {
+		s.Delete(member, gt)
+	}
+	return drop
+}
+
+// DeleteUpTo implements Store.
+func (s *MemStore) DeleteUpTo(meta wire.Type, gt uint64) int {
+	sl := s.slot(meta, false)
+	if sl == nil {
+		return 0
+	}
+	k := s.search(sl.refs, gt+1)
+	if gt == ^uint64(0) {
+		k = len(sl.refs)
+	}
+	if k == 0 {
+		return 0
+	}
+	sl.refs = slices.Delete(sl.refs, 0, k)
+	sl.byMember = nil // rebuilt on the next ScanMember
+	return k
+}
+
+// Count implements Store.
+func (s *MemStore) Count(meta wire.Type) int {
+	if sl := s.slot(meta, false); sl != nil {
+		return len(sl.refs)
+	}
+	return 0
+}
+
+// GlobalTime implements Store.
+func (s *MemStore) GlobalTime() uint64 { return s.maxGT }

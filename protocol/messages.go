@@ -1,0 +1,499 @@
+package protocol
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+
+	"github.com/dispersy-go/dispersy/protocol/wire"
+)
+
+// delayedMsg is a received message held back until a gap in its member's
+// sequence numbers is filled.
+type delayedMsg struct {
+	from    netip.AddrPort
+	pkt     []byte
+	member  MemberID
+	meta    wire.Type
+	seq     uint32
+	expires Time
+}
+
+// msRequest is one received missing-sequence request, waiting for its batch.
+type msRequest struct {
+	from      netip.AddrPort
+	member    MemberID
+	meta      wire.Type
+	low, high uint32
+}
+
+var (
+	errUnknownMeta = errors.New("protocol: unknown message type")
+	errNoStore     = errors.New("protocol: community stores nothing (tracker)")
+)
+
+// Definition returns the community's message types.
+func (c *Community) Definition() *Definition { return c.def }
+
+// Store returns what the community holds (nil on a tracker).
+func (c *Community) Store() Store { return c.store }
+
+// Publish creates a message of the type named meta with payload, signed by
+// the node's member: a stored type gets the next global time (and sequence
+// number), is stored and pushed to NodeCount random verified candidates; a
+// direct type is sent to the candidates at to. The returned Record's Packet
+// is the store's (or, for direct, a copy).
+func (c *Community) Publish(meta string, payload []byte, to ...netip.AddrPort) (Record, error) {
+	m := c.def.Meta(meta)
+	if m == nil || m.Type == wire.TypeIdentity {
+		return Record{}, fmt.Errorf("publish %q: %w", meta, errUnknownMeta)
+	}
+	if c.store == nil {
+		return Record{}, fmt.Errorf("publish %q: %w", meta, errNoStore)
+	}
+	n := c.node
+	if !m.Stored() {
+		b := wire.AppendHeader(n.s.buf[:0], wire.CommunityVersion, c.cid, m.Type)
+		if !m.Unsigned {
+			b = wire.AppendMember(b, n.pub)
+		}
+		b = wire.AppendGlobalTime(b, c.globalTime())
+		b = append(b, payload...)
+		if !m.Unsigned {
+			b = signNow(n.key, b)
+		}
+		for _, a := range to {
+			n.send(a, m.Type, b)
+		}
+		r := Record{Member: n.mid, Meta: m.Type, GlobalTime: c.globalTime(), Packet: bytes.Clone(b)}
+		n.s.buf = b[:0]
+		return r, nil
+	}
+	r, err := c.create(m, payload)
+	if err != nil {
+		return Record{}, fmt.Errorf("publish %q: %w", meta, err)
+	}
+	c.forward(m, &r, to)
+	return r, nil
+}
+
+// create builds, signs and stores a message of a stored type.
+func (c *Community) create(m *Meta, payload []byte) (Record, error) {
+	n := c.node
+	c.gt = c.globalTime() + 1
+	gt := c.gt
+	if m.Type == wire.TypeIdentity && gt < 2 {
+		gt, c.gt = 2, 2
+	}
+	var seq uint32
+	if m.SequenceNumbers {
+		seq = 1
+		c.store.ScanMember(n.mid, m.Type, func(r *Record) bool { seq = max(seq, r.Sequence+1); return true })
+	}
+	b := wire.AppendHeader(n.s.buf[:0], wire.CommunityVersion, c.cid, m.Type)
+	b = wire.AppendMember(b, n.pub)
+	b = wire.AppendGlobalTime(b, gt)
+	if m.SequenceNumbers {
+		b = wire.AppendSequence(b, seq)
+	}
+	b = append(b, payload...)
+	b = signNow(n.key, b)
+	n.s.buf = b[:0]
+	r := Record{Member: n.mid, Meta: m.Type, GlobalTime: gt, Sequence: seq, Digest: PacketDigest(b), Packet: b}
+	id, err := c.store.Put(&r)
+	if err != nil {
+		return Record{}, err
+	}
+	stored, _ := c.store.Get(n.mid, gt)
+	stored.ID = id
+	c.afterStore(&stored, m, netip.AddrPort{})
+	return stored, nil
+}
+
+// forward pushes a created message to the candidates at to and up to
+// NodeCount random verified candidates (Dispersy's _forward).
+func (c *Community) forward(m *Meta, r *Record, to []netip.AddrPort) {
+	n := c.node
+	for _, a := range to {
+		n.send(a, m.Type, r.Packet)
+	}
+	if m.NodeCount == 0 {
+		return
+	}
+	now := c.now()
+	pool := n.s.dups[:0]
+	for _, x := range c.cands.list {
+		if x.Tracker || slices.Contains(to, x.Sock) {
+			continue
+		}
+		if cat := x.Category(now, &n.cfg); cat == CategoryWalk || cat == CategoryStumble {
+			pool = append(pool, x)
+		}
+	}
+	rnd := n.env.Rand()
+	for i := 0; i < len(pool) && i < m.NodeCount; i++ {
+		j := i + rnd.IntN(len(pool)-i)
+		pool[i], pool[j] = pool[j], pool[i]
+		n.send(pool[i].Sock, m.Type, r.Packet)
+	}
+	clear(pool)
+	n.s.dups = pool[:0]
+}
+
+// afterStore does what follows storing a message: the clock, last-sync
+// history, pruning, the cached filter, the observer and waiting messages.
+func (c *Community) afterStore(r *Record, m *Meta, from netip.AddrPort) {
+	n := c.node
+	raised := r.GlobalTime > c.gt
+	c.gt = max(c.gt, r.GlobalTime)
+	if m.Distribution == LastSync {
+		c.store.KeepNewest(r.Member, m.Type, m.HistorySize)
+	}
+	if raised {
+		c.prune()
+	}
+	c.syncStored(r, m, from)
+	n.obs.MessageStored(c.cid, r)
+	if m.SequenceNumbers && len(c.delayed) > 0 {
+		c.resumeDelayed(r.Member, m.Type)
+	}
+}
+
+// prune deletes messages of pruning types that aged past PrunePruned.
+func (c *Community) prune() {
+	for i := range c.def.metas {
+		m := &c.def.metas[i]
+		if m.pruning() && c.gt > m.PrunePruned {
+			c.store.DeleteUpTo(m.Type, c.gt-m.PrunePruned)
+		}
+	}
+}
+
+// onMessage handles a received community message or identity.
+func (c *Community) onMessage(from netip.AddrPort, p *wire.Packet, pkt []byte, m *Meta) {
+	n := c.node
+	if !m.Stored() {
+		if x := c.cands.get(from); x != nil {
+			x.globalTime = max(x.globalTime, p.GlobalTime)
+		}
+		n.obs.DirectReceived(c.cid, m.Type, p.Payload)
+		return
+	}
+	if c.store == nil {
+		n.drop(wire.ReasonNotWanted)
+		return
+	}
+	now := c.now()
+	gt := p.GlobalTime
+	if gt > c.acceptable(now) {
+		n.drop(wire.ReasonFutureGlobalTime)
+		return
+	}
+	if m.pruning() && c.gt >= gt && c.gt-gt >= m.PruneInactive {
+		n.drop(wire.ReasonInactive)
+		return
+	}
+	member := IDOf(p.Key)
+	if old, ok := c.store.Get(member, gt); ok {
+		if bytes.Equal(old.Packet, pkt) {
+			n.drop(wire.ReasonDuplicate)
+			return
+		}
+		sigLen := len(p.Signature)
+		if old.Meta != m.Type || len(old.Packet) != len(pkt) || !bytes.Equal(old.Packet[:len(old.Packet)-sigLen], p.Body) {
+			n.drop(wire.ReasonConflict)
+			return
+		}
+		// the same message signed twice: keep the higher packet
+		if bytes.Compare(pkt, old.Packet) < 0 {
+			n.drop(wire.ReasonDuplicate)
+			return
+		}
+		c.store.Delete(member, gt)
+	}
+	if m.SequenceNumbers && !c.checkSequence(from, p, pkt, m, member) {
+		return
+	}
+	if m.Distribution == LastSync && !c.checkHistory(from, m, member, gt) {
+		return
+	}
+	r := Record{Member: member, Meta: m.Type, GlobalTime: gt, Sequence: p.Sequence, Digest: PacketDigest(pkt), Packet: pkt}
+	id, err := c.store.Put(&r)
+	if err != nil {
+		n.drop(wire.ReasonConflict)
+		return
+	}
+	stored, _ := c.store.Get(member, gt)
+	stored.ID = id
+	c.afterStore(&stored, m, from)
+}
+
+// checkSequence applies Dispersy's sequence-number rules; false means the
+// message was dropped or delayed.
+func (c *Community) checkSequence(from netip.AddrPort, p *wire.Packet, pkt []byte, m *Meta, member MemberID) bool {
+	n := c.node
+	var last Record
+	var have bool
+	seq := p.Sequence
+	var atSeq Record
+	var haveAt bool
+	c.store.ScanMember(member, m.Type, func(r *Record) bool {
+		if r.Sequence == seq {
+			atSeq, haveAt = *r, true
+		}
+		last, have = *r, true
+		return true
+	})
+	h := uint32(0)
+	if have {
+		h = last.Sequence
+	}
+	switch {
+	case seq <= h:
+		if !haveAt {
+			n.drop(wire.ReasonSequenceConflict)
+			return false
+		}
+		// two messages claim one number: the lower (global time, packet) wins
+		if atSeq.GlobalTime < p.GlobalTime || (atSeq.GlobalTime == p.GlobalTime && bytes.Compare(atSeq.Packet, pkt) < 0) {
+			n.send(from, m.Type, atSeq.Packet)
+			n.drop(wire.ReasonSequenceConflict)
+			return false
+		}
+		var gts []uint64
+		c.store.ScanMember(member, m.Type, func(r *Record) bool {
+			if r.GlobalTime >= atSeq.GlobalTime {
+				gts = append(gts, r.GlobalTime)
+			}
+			return true
+		})
+		for _, g := range gts {
+			c.store.Delete(member, g)
+		}
+		return true
+	case seq > h+1:
+		c.delay(from, pkt, member, m, h, seq)
+		return false
+	case have && p.GlobalTime <= last.GlobalTime:
+		n.drop(wire.ReasonSequenceConflict)
+		return false
+	}
+	return true
+}
+
+// delay holds a message back and asks its sender for the missing sequence
+// numbers, unless a request for them is already open.
+func (c *Community) delay(from netip.AddrPort, pkt []byte, member MemberID, m *Meta, h, seq uint32) {
+	n := c.node
+	requested := false
+	for _, d := range c.delayed {
+		if d.member == member && d.meta == m.Type {
+			if d.seq == seq {
+				return // the same message again: already waiting
+			}
+			if d.seq >= seq {
+				requested = true
+			}
+		}
+	}
+	c.delayed = append(c.delayed, &delayedMsg{from: from, pkt: bytes.Clone(pkt), member: member, meta: m.Type,
+		seq: seq, expires: c.now().Add(n.cfg.DelayedLifetime)})
+	if requested {
+		return
+	}
+	b := wire.AppendHeader(n.s.buf[:0], wire.CommunityVersion, c.cid, wire.TypeMissingSequence)
+	b = wire.AppendGlobalTime(b, c.globalTime())
+	b = wire.AppendMissingSequence(b, &wire.MissingSequence{Member: member, Meta: m.Type, Low: h + 1, High: seq - 1})
+	n.send(from, wire.TypeMissingSequence, b)
+	n.s.buf = b[:0]
+}
+
+// resumeDelayed queues the waiting messages of member's type meta whose
+// predecessor is now stored; the node handles them after the current packet.
+func (c *Community) resumeDelayed(member MemberID, meta wire.Type) {
+	var h uint32
+	c.store.ScanMember(member, meta, func(r *Record) bool { h = max(h, r.Sequence); return true })
+	kept := c.delayed[:0]
+	for _, d := range c.delayed {
+		if d.member == member && d.meta == meta && d.seq <= h+1 {
+			c.node.resume = append(c.node.resume, resumed{from: d.from, pkt: d.pkt})
+			continue
+		}
+		kept = append(kept, d)
+	}
+	clear(c.delayed[len(kept):])
+	c.delayed = kept
+}
+
+// expireDelayed drops waiting messages past their lifetime.
+func (c *Community) expireDelayed(now Time) {
+	kept := c.delayed[:0]
+	for _, d := range c.delayed {
+		if now >= d.expires {
+			c.node.drop(wire.ReasonGapExpired)
+			continue
+		}
+		kept = append(kept, d)
+	}
+	clear(c.delayed[len(kept):])
+	c.delayed = kept
+}
+
+// checkHistory applies last-sync's history rule; false means dropped.
+func (c *Community) checkHistory(from netip.AddrPort, m *Meta, member MemberID, gt uint64) bool {
+	count := 0
+	var oldest, newest Record
+	c.store.ScanMember(member, m.Type, func(r *Record) bool {
+		if count == 0 {
+			oldest = *r
+		}
+		newest = *r
+		count++
+		return true
+	})
+	if count >= m.HistorySize && gt < oldest.GlobalTime {
+		if m.HistorySize == 1 {
+			c.node.send(from, m.Type, newest.Packet)
+		}
+		c.node.drop(wire.ReasonHistoryOld)
+		return false
+	}
+	return true
+}
+
+// onMissingSequence queues a request; requests arriving within
+// MissingSequenceDelay are answered together.
+func (c *Community) onMissingSequence(from netip.AddrPort, p *wire.Packet) {
+	n := c.node
+	ms := &p.MissingSequence
+	m := c.def.metaOf(ms.Meta)
+	if c.store == nil || m == nil || !m.SequenceNumbers {
+		n.drop(wire.ReasonNotWanted)
+		return
+	}
+	c.msPending = append(c.msPending, msRequest{from: from, member: ms.Member, meta: ms.Meta, low: ms.Low, high: ms.High})
+	if c.msTimer == nil {
+		c.msTimer = n.env.AfterFunc(n.cfg.MissingSequenceDelay, c.msFlushFn)
+	}
+}
+
+// flushMissingSequence answers the batched missing-sequence requests:
+// per requester, member and type the ranges are merged, every packet is
+// sent once in sequence order, and each requester gets at most
+// MissingSequenceLimit bytes (the packet crossing it included).
+func (c *Community) flushMissingSequence() {
+	n := c.node
+	c.msTimer = nil
+	reqs := c.msPending
+	c.msPending = nil
+	sent := map[netip.AddrPort]int{}
+	for i, q := range reqs {
+		if q.low == 0 {
+			continue // merged into an earlier one
+		}
+		type span struct{ lo, hi uint32 }
+		spans := []span{{q.low, q.high}}
+		for j := i + 1; j < len(reqs); j++ {
+			o := &reqs[j]
+			if o.low != 0 && o.from == q.from && o.member == q.member && o.meta == q.meta {
+				spans = append(spans, span{o.low, o.high})
+				o.low = 0
+			}
+		}
+		want := func(s uint32) bool {
+			for _, sp := range spans {
+				if s >= sp.lo && s <= sp.hi {
+					return true
+				}
+			}
+			return false
+		}
+		var pkts [][]byte
+		var seqs []uint32
+		c.store.ScanMember(q.member, q.meta, func(r *Record) bool {
+			if want(r.Sequence) {
+				pkts = append(pkts, r.Packet)
+				seqs = append(seqs, r.Sequence)
+			}
+			return true
+		})
+		if len(pkts) == 0 {
+			found := false
+			c.store.ScanMember(q.member, q.meta, func(*Record) bool { found = true; return false })
+			if !found {
+				n.drop(wire.ReasonUnknownMember)
+			}
+			continue
+		}
+		// ScanMember is in global-time order, which is sequence order
+		for _, pk := range pkts {
+			if sent[q.from] >= n.cfg.MissingSequenceLimit {
+				break
+			}
+			n.send(q.from, q.meta, pk)
+			sent[q.from] += len(pk)
+		}
+	}
+}
+
+// onMissingMessage sends back every requested message that is stored.
+func (c *Community) onMissingMessage(from netip.AddrPort, p *wire.Packet) {
+	n := c.node
+	if c.store == nil {
+		n.drop(wire.ReasonNotWanted)
+		return
+	}
+	mm := &p.MissingMessage
+	member := IDOf(mm.Key)
+	for i := range mm.Len() {
+		if r, ok := c.store.Get(member, mm.GlobalTime(i)); ok {
+			n.send(from, r.Meta, r.Packet)
+		}
+	}
+}
+
+// onMissingIdentity sends back the stored identity of the member asked for.
+func (c *Community) onMissingIdentity(from netip.AddrPort, p *wire.Packet) {
+	n := c.node
+	if c.store == nil {
+		n.drop(wire.ReasonNotWanted)
+		return
+	}
+	found := false
+	c.store.ScanMember(p.MissingIdentity.Member, wire.TypeIdentity, func(r *Record) bool {
+		n.send(from, wire.TypeIdentity, r.Packet)
+		found = true
+		return true
+	})
+	if !found {
+		n.drop(wire.ReasonUnknownMember)
+	}
+}
+
+// RequestMessages asks the peer at to for the messages member key created
+// at the global times gts (dispersy-missing-message).
+func (c *Community) RequestMessages(to netip.AddrPort, key []byte, gts ...uint64) error {
+	if len(gts) == 0 || len(key) != KeyLen {
+		return fmt.Errorf("request messages: need a %d-byte key and at least one global time", KeyLen)
+	}
+	n := c.node
+	b := wire.AppendHeader(n.s.buf[:0], wire.CommunityVersion, c.cid, wire.TypeMissingMessage)
+	b = wire.AppendGlobalTime(b, c.globalTime())
+	b = wire.AppendMissingMessage(b, key, gts)
+	n.send(to, wire.TypeMissingMessage, b)
+	n.s.buf = b[:0]
+	return nil
+}
+
+// RequestIdentity asks the peer at to for the identity of member
+// (dispersy-missing-identity).
+func (c *Community) RequestIdentity(to netip.AddrPort, member MemberID) {
+	n := c.node
+	b := wire.AppendHeader(n.s.buf[:0], wire.CommunityVersion, c.cid, wire.TypeMissingIdentity)
+	b = wire.AppendGlobalTime(b, c.globalTime())
+	b = wire.AppendMissingIdentity(b, &wire.MissingIdentity{Member: member})
+	n.send(to, wire.TypeMissingIdentity, b)
+	n.s.buf = b[:0]
+}

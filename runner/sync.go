@@ -1,0 +1,363 @@
+package runner
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/dispersy-go/dispersy/protocol"
+	"github.com/dispersy-go/dispersy/protocol/wire"
+	"github.com/dispersy-go/dispersy/scenarios"
+)
+
+// SyncSummary measures synchronisation: how fast and at what cost every
+// online node came to store every published message.
+type SyncSummary struct {
+	// Messages is how many messages the workload published.
+	Messages int `json:"messages"`
+	// Convergence gives, in seconds from the first publish, when 50, 90,
+	// 99 and 100 % of all (online node, published message) pairs were
+	// stored; null if never reached.
+	Convergence Convergence `json:"convergence"`
+	// Coverage is the fraction of those pairs stored at the end.
+	Coverage float64 `json:"coverage"`
+	// BytesSentPerNode is SyncBytes divided by the number of peers.
+	BytesSentPerNode float64 `json:"bytes_sent_per_node"`
+	// SyncBytes sums the sync blocks of introduction-requests, every
+	// community message and identity sent (pushes and sync responses) and
+	// the missing-* requests.
+	SyncBytes int64 `json:"sync_bytes"`
+	// DuplicateDeliveries counts received messages the node already held.
+	DuplicateDeliveries int64 `json:"duplicate_deliveries"`
+	// OverheadRatio is SyncBytes / (messages × peers × mean message size).
+	OverheadRatio float64 `json:"overhead_ratio"`
+	// MeanMessageBytes is the mean size of a published packet.
+	MeanMessageBytes float64 `json:"mean_message_bytes"`
+	// BloomFalsePositiveRate is the share of the packets a responder found
+	// in a requester's filter that the requester did not hold, among all
+	// packets it did not hold (measured on up to 1,000 sampled requesters).
+	BloomFalsePositiveRate float64 `json:"bloom_false_positive_rate"`
+	// BloomConfiguredRate is the filters' design false-positive rate.
+	BloomConfiguredRate float64 `json:"bloom_configured_rate"`
+	// BloomTested is how many absent packets the rate was measured on.
+	BloomTested int64 `json:"bloom_tested"`
+	// SyncRequests counts introduction-requests that carried a sync block.
+	SyncRequests int64 `json:"sync_requests"`
+	// MeanFilterBytes is the mean size of a sent filter.
+	MeanFilterBytes float64 `json:"mean_filter_bytes"`
+	// LastSyncExact, for scenarios with last-sync types, reports whether
+	// every peer ends holding exactly the newest HistorySize messages of
+	// every member that published; null without last-sync types.
+	LastSyncExact *bool `json:"last_sync_exact"`
+	// CoverageSeries is the coverage per second of virtual time since the
+	// first publish (written as coverage.csv, not in the JSON).
+	CoverageSeries []float64 `json:"-"`
+}
+
+// Convergence holds the tXX figures in seconds; nil is JSON null.
+type Convergence struct {
+	T50  *float64 `json:"t50"`
+	T90  *float64 `json:"t90"`
+	T99  *float64 `json:"t99"`
+	T100 *float64 `json:"t100"`
+}
+
+// syncState is the run's view of synchronisation.
+type syncState struct {
+	def        *protocol.Definition
+	pool       *protocol.Pool
+	stores     []*protocol.MemStore // by node index (nil for trackers)
+	keyIx      map[string]int32     // member key -> node index
+	msgOf      []int32              // pool ID -> published message index + 1
+	published  int
+	msgBytes   int64
+	first      time.Duration // virtual time of the first publish
+	started    bool
+	pairs      int64       // (node, message) pairs stored
+	perSecond  []int64     // pairs stored per second since first
+	times      [4]*float64 // t50 t90 t99 t100
+	syncBytes  int64       // sync blocks
+	requests   int64       // requests with a sync block
+	filterB    int64       // filter bytes
+	fpSample   int         // requesters with index % fpSample == 0 are checked
+	fp, tested int64       // bloom measurement
+	lastSync   bool        // the definition has last-sync types
+	publisher  map[protocol.MemberID]bool
+}
+
+// definition turns the scenario's community block into message types
+// numbered 1, 2, ... in file order.
+func definition(c scenarios.Community) (*protocol.Definition, error) {
+	metas := make([]protocol.Meta, 0, len(c.Messages))
+	for i, m := range c.Messages {
+		pm := protocol.Meta{Name: m.Name, Type: wire.Type(i + 1), Unsigned: m.Authentication == scenarios.AuthNone,
+			SequenceNumbers: m.Distribution.SequenceNumbers, Priority: uint8(m.Distribution.Priority),
+			HistorySize: m.Distribution.HistorySize, NodeCount: m.Destination.NodeCount}
+		switch m.Distribution.Kind {
+		case scenarios.KindFullSync:
+			pm.Distribution = protocol.FullSync
+		case scenarios.KindLastSync:
+			pm.Distribution = protocol.LastSync
+		default:
+			pm.Distribution = protocol.Direct
+		}
+		switch m.Distribution.Direction {
+		case scenarios.DirDescending:
+			pm.Direction = protocol.Descending
+		case scenarios.DirRandom:
+			pm.Direction = protocol.Random
+		}
+		if m.Destination.Kind == scenarios.DestCommunity {
+			pm.Destination = protocol.ToCommunity
+		}
+		if p := m.Distribution.Pruning; p != nil {
+			pm.PruneInactive, pm.PrunePruned = p.Inactive, p.Pruned
+		}
+		metas = append(metas, pm)
+	}
+	return protocol.NewDefinition(metas)
+}
+
+func newSyncState(def *protocol.Definition, nodes, peers int) *syncState {
+	st := &syncState{def: def, pool: protocol.NewPool(), stores: make([]*protocol.MemStore, nodes),
+		keyIx: make(map[string]int32, nodes), fpSample: max(1, peers/1000), publisher: map[protocol.MemberID]bool{}}
+	for _, m := range def.Metas() {
+		if m.Distribution == protocol.LastSync {
+			st.lastSync = true
+		}
+	}
+	return st
+}
+
+// schedule queues the workload's publications on the network.
+func (r *run) schedule() error {
+	cid := CommunityID()
+	for ei, ev := range r.s.Workload {
+		if ev.Publish == nil {
+			continue
+		}
+		p := *ev.Publish
+		if r.sync.def.Meta(p.Message) == nil {
+			return fmt.Errorf("%s:%d: workload[%d]: unknown message %q", r.s.File, ev.Line, ei, p.Message)
+		}
+		rng := r.net.Rand("workload", ei)
+		step := time.Duration(0)
+		if p.Rate > 0 {
+			step = time.Duration(float64(time.Second) / p.Rate)
+		}
+		if r.sync.def.Meta(p.Message).Stored() {
+			r.workloadTotal += p.Count
+		}
+		for k := 0; k < p.Count; k++ {
+			from := p.From
+			if from == scenarios.FromRandom {
+				from = rng.IntN(len(r.peers))
+			}
+			payload := make([]byte, p.Size)
+			fillPayload(payload, rng)
+			nd := r.peers[from]
+			name := p.Message
+			r.net.At(ev.At+time.Duration(k)*step, func() {
+				if c := nd.node.Community(cid); c != nil {
+					rec, err := c.Publish(name, payload)
+					if err == nil {
+						r.sync.publish(r, &rec)
+					}
+				}
+			})
+		}
+	}
+	return nil
+}
+
+func fillPayload(b []byte, rng *rand.Rand) {
+	for i := 0; i < len(b); i += 8 {
+		v := rng.Uint64()
+		for j := 0; j < 8 && i+j < len(b); j++ {
+			b[i+j] = byte(v >> (8 * j))
+		}
+	}
+}
+
+// published registers a message the workload created.
+func (st *syncState) publish(r *run, rec *protocol.Record) {
+	if rec.ID == 0 {
+		return // direct: not stored, not measured
+	}
+	now := r.net.Now()
+	if !st.started {
+		st.started, st.first = true, now
+	}
+	for uint64(len(st.msgOf)) <= rec.ID {
+		st.msgOf = append(st.msgOf, 0)
+	}
+	st.published++
+	st.msgOf[rec.ID] = int32(st.published)
+	st.msgBytes += int64(len(rec.Packet))
+	st.publisher[rec.Member] = true
+	st.count(r, now) // the publisher holds it
+}
+
+// stored counts a stored packet if the workload published it.
+func (st *syncState) stored(r *run, rec *protocol.Record) {
+	if rec.ID < uint64(len(st.msgOf)) && st.msgOf[rec.ID] != 0 {
+		st.count(r, r.net.Now())
+	}
+}
+
+func (st *syncState) count(r *run, now time.Duration) {
+	st.pairs++
+	sec := int((now - st.first) / time.Second)
+	for len(st.perSecond) <= sec {
+		st.perSecond = append(st.perSecond, 0)
+	}
+	st.perSecond[sec]++
+	// thresholds against everything the workload will publish
+	total := int64(r.workloadTotal) * int64(len(r.peers))
+	if total == 0 {
+		return
+	}
+	for i, q := range [4]float64{0.5, 0.9, 0.99, 1} {
+		if st.times[i] == nil && float64(st.pairs) >= math.Ceil(q*float64(total)) {
+			v := (now - st.first).Seconds()
+			st.times[i] = &v
+		}
+	}
+}
+
+func (st *syncState) answered(r *run, requester []byte, positives []uint64, negatives int) {
+	ix, ok := st.keyIx[string(requester)]
+	if !ok || int(ix)%st.fpSample != 0 {
+		return
+	}
+	s := st.stores[ix]
+	if s == nil {
+		return
+	}
+	var fp int64
+	for _, id := range positives {
+		if !s.HasID(id) {
+			fp++
+		}
+	}
+	st.fp += fp
+	st.tested += fp + int64(negatives)
+}
+
+func (r *run) syncSummary() SyncSummary {
+	st := r.sync
+	ss := SyncSummary{Messages: st.published, BloomConfiguredRate: r.cfg.SyncBloomErrorRate,
+		SyncRequests: st.requests, BloomTested: st.tested}
+	ss.Convergence = Convergence{T50: st.times[0], T90: st.times[1], T99: st.times[2], T100: st.times[3]}
+	peers := int64(len(r.peers))
+	total := int64(r.workloadTotal) * peers
+	if total > 0 {
+		ss.Coverage = float64(st.pairs) / float64(total)
+	}
+	var bytes int64 = st.syncBytes
+	for t := range r.sentB {
+		ty := wire.Type(t)
+		if ty < wire.FirstReservedType || ty == wire.TypeIdentity || ty == wire.TypeMissingSequence ||
+			ty == wire.TypeMissingMessage || ty == wire.TypeMissingIdentity {
+			bytes += r.sentB[t]
+		}
+	}
+	ss.SyncBytes = bytes
+	if peers > 0 {
+		ss.BytesSentPerNode = float64(bytes) / float64(peers)
+	}
+	ss.DuplicateDeliveries = r.drops[wire.ReasonDuplicate]
+	if st.published > 0 {
+		ss.MeanMessageBytes = float64(st.msgBytes) / float64(st.published)
+		ss.OverheadRatio = float64(bytes) / (float64(total) * ss.MeanMessageBytes)
+	}
+	if st.tested > 0 {
+		ss.BloomFalsePositiveRate = float64(st.fp) / float64(st.tested)
+	}
+	if st.requests > 0 {
+		ss.MeanFilterBytes = float64(st.filterB) / float64(st.requests)
+	}
+	if total > 0 {
+		cum := int64(0)
+		for _, n := range st.perSecond {
+			cum += n
+			ss.CoverageSeries = append(ss.CoverageSeries, float64(cum)/float64(total))
+		}
+	}
+	if st.lastSync {
+		ok := r.lastSyncExact()
+		ss.LastSyncExact = &ok
+	}
+	return ss
+}
+
+// lastSyncExact checks that every peer holds, of every last-sync type,
+// exactly the newest HistorySize messages of each member that any peer
+// holds.
+func (r *run) lastSyncExact() bool {
+	st := r.sync
+	for _, m := range st.def.Metas() {
+		if m.Distribution != protocol.LastSync {
+			continue
+		}
+		// the newest messages per member, over every peer
+		newest := map[protocol.MemberID][]uint64{}
+		for _, nd := range r.peers {
+			s := st.stores[nd.index]
+			s.Scan(m.Type, 1, math.MaxInt64, false, func(rec *protocol.Record) bool {
+				l := append(newest[rec.Member], rec.GlobalTime)
+				newest[rec.Member] = l
+				return true
+			})
+		}
+		want := map[protocol.MemberID]map[uint64]bool{}
+		for mem, gts := range newest {
+			set := map[uint64]bool{}
+			for _, g := range gts {
+				set[g] = true
+			}
+			var uniq []uint64
+			for g := range set {
+				uniq = append(uniq, g)
+			}
+			sortU64(uniq)
+			if len(uniq) > m.HistorySize {
+				uniq = uniq[len(uniq)-m.HistorySize:]
+			}
+			w := map[uint64]bool{}
+			for _, g := range uniq {
+				w[g] = true
+			}
+			want[mem] = w
+		}
+		for _, nd := range r.peers {
+			s := st.stores[nd.index]
+			held := 0
+			ok := true
+			s.Scan(m.Type, 1, math.MaxInt64, false, func(rec *protocol.Record) bool {
+				held++
+				if !want[rec.Member][rec.GlobalTime] {
+					ok = false
+				}
+				return ok
+			})
+			exp := 0
+			for _, w := range want {
+				exp += len(w)
+			}
+			if !ok || held != exp {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func sortU64(s []uint64) {
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+}
