@@ -272,10 +272,14 @@ func TestSync1k(t *testing.T) {
 		NAT:       NAT{Mix: []natmodels.Share{{Profile: "public", Fraction: 1}}},
 		Crypto:    CryptoFast,
 		Community: DefaultCommunity(),
-		Workload: []Event{{At: time.Minute, Line: 11,
+		Workload: []Event{{At: time.Minute, Line: 14,
 			Publish: &Publish{Message: "text", Count: 1, From: FromRandom, Size: DefaultSize}}},
 		File: "sync-1k.yaml",
 	}
+	if len(s.Protocol) != 1 || s.Protocol[0].Key != "sync_skip" || s.Protocol[0].Value.Value != "false" {
+		t.Fatalf("protocol overrides %+v, want sync_skip: false", s.Protocol)
+	}
+	s.Protocol = nil
 	if !reflect.DeepEqual(s, want) {
 		t.Errorf("sync-1k.yaml parsed as\n%+v\nwant\n%+v", s, want)
 	}
