@@ -62,11 +62,15 @@ results:
 	$(GO) run ./cmd/sim run scenarios/walker-10k.yaml --quiet --out results/walker-10k
 	$(GO) run ./cmd/sim run scenarios/puncture-matrix.yaml --quiet --out results/puncture-matrix
 	$(GO) run ./cmd/sim run scenarios/puncture-matrix-eager.yaml --quiet --out results/puncture-matrix-eager
+	for s in sync-1k sync-1k-100 sync-10k sync-10k-mix; do \
+		$(GO) run ./cmd/sim run scenarios/$$s.yaml --quiet --out results/$$s || exit 1; done
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./protocol/... ./simnet/... ./natmodels/... > results/bench.txt
 
 results-100k:
 	$(GO) run ./cmd/sim run scenarios/walker-100k-fast.yaml --quiet --out results/walker-100k-fast
 	$(GO) run ./cmd/sim run scenarios/walker-100k-ed25519.yaml --quiet --out results/walker-100k-ed25519
+	$(GO) run ./cmd/sim run scenarios/sync-100k-one.yaml --quiet --out results/sync-100k-one
+	$(GO) run ./cmd/sim run scenarios/sync-100k.yaml --quiet --out results/sync-100k
 
 clean:
 	rm -rf results/runs

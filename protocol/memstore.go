@@ -191,8 +191,35 @@ func (s *MemStore) Put(r *Record) (uint64, error) {
 		sl.byMember[m] = slices.Insert(l, j, ref)
 	}
 	s.maxGT = max(s.maxGT, r.GlobalTime)
+	r.ID = uint64(ref)
 	return uint64(ref), nil
 }
+
+var _ DigestScanner = (*MemStore)(nil)
+
+// ScanDigests implements DigestScanner.
+func (s *MemStore) ScanDigests(meta wire.Type, lo, hi uint64, desc bool, fn func(id, gt, digest uint64) bool) {
+	refs, from, to := s.bounds(meta, lo, hi)
+	ents := s.pool.entries
+	if desc {
+		for i := to - 1; i >= from; i-- {
+			e := &ents[refs[i]-1]
+			if !fn(uint64(refs[i]), e.gt, e.digest) {
+				return
+			}
+		}
+		return
+	}
+	for i := from; i < to; i++ {
+		e := &ents[refs[i]-1]
+		if !fn(uint64(refs[i]), e.gt, e.digest) {
+			return
+		}
+	}
+}
+
+// PacketOf implements DigestScanner.
+func (s *MemStore) PacketOf(id uint64) []byte { return s.pool.entries[id-1].pkt }
 
 // Get implements Store.
 func (s *MemStore) Get(member MemberID, gt uint64) (Record, bool) {
@@ -255,15 +282,7 @@ func (s *MemStore) remove(sl *memSlot, i int) {
 
 // Scan implements Store.
 func (s *MemStore) Scan(meta wire.Type, lo, hi uint64, desc bool, fn func(*Record) bool) {
-	sl := s.slot(meta, false)
-	if sl == nil || lo > hi {
-		return
-	}
-	refs := sl.refs
-	from, to := s.search(refs, lo), len(refs)
-	if hi < ^uint64(0) {
-		to = s.search(refs, hi+1)
-	}
+	refs, from, to := s.bounds(meta, lo, hi)
 	r := &s.rec
 	if s.depth > 0 {
 		r = new(Record)
@@ -360,3 +379,18 @@ func (s *MemStore) Count(meta wire.Type) int {
 
 // GlobalTime implements Store.
 func (s *MemStore) GlobalTime() uint64 { return s.maxGT }
+
+// bounds returns meta's references and the positions [from, to) of those
+// with lo <= global time <= hi.
+func (s *MemStore) bounds(meta wire.Type, lo, hi uint64) (refs []uint32, from, to int) {
+	sl := s.slot(meta, false)
+	if sl == nil || lo > hi {
+		return nil, 0, 0
+	}
+	refs = sl.refs
+	from, to = s.search(refs, lo), len(refs)
+	if hi < ^uint64(0) {
+		to = s.search(refs, hi+1)
+	}
+	return refs, from, to
+}

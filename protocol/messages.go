@@ -101,15 +101,13 @@ func (c *Community) create(m *Meta, payload []byte) (Record, error) {
 	b = append(b, payload...)
 	b = signNow(n.key, b)
 	n.s.buf = b[:0]
-	r := Record{Member: n.mid, Meta: m.Type, GlobalTime: gt, Sequence: seq, Digest: PacketDigest(b), Packet: b}
-	id, err := c.store.Put(&r)
-	if err != nil {
+	r := Record{Member: n.mid, Meta: m.Type, GlobalTime: gt, Sequence: seq, Digest: messageDigest(b, n.scheme.SignatureLen()), Packet: b}
+	if _, err := c.store.Put(&r); err != nil {
 		return Record{}, err
 	}
-	stored, _ := c.store.Get(n.mid, gt)
-	stored.ID = id
-	c.afterStore(&stored, m, netip.AddrPort{})
-	return stored, nil
+	c.afterStore(&r, m, netip.AddrPort{})
+	r.Packet = bytes.Clone(b) // the scratch buffer is reused
+	return r, nil
 }
 
 // forward pushes a created message to the candidates at to and up to
@@ -195,8 +193,8 @@ func (c *Community) onMessage(from netip.AddrPort, p *wire.Packet, pkt []byte, m
 		n.drop(wire.ReasonInactive)
 		return
 	}
-	member := IDOf(p.Key)
-	if old, ok := c.store.Get(member, gt); ok {
+	member := n.s.member // computed by Node.handle, with the stored message it names
+	if old, ok := n.s.old, n.s.haveOld; ok {
 		if bytes.Equal(old.Packet, pkt) {
 			n.drop(wire.ReasonDuplicate)
 			return
@@ -219,15 +217,13 @@ func (c *Community) onMessage(from netip.AddrPort, p *wire.Packet, pkt []byte, m
 	if m.Distribution == LastSync && !c.checkHistory(from, m, member, gt) {
 		return
 	}
-	r := Record{Member: member, Meta: m.Type, GlobalTime: gt, Sequence: p.Sequence, Digest: PacketDigest(pkt), Packet: pkt}
-	id, err := c.store.Put(&r)
-	if err != nil {
+	r := Record{Member: member, Meta: m.Type, GlobalTime: gt, Sequence: p.Sequence,
+		Digest: messageDigest(pkt, len(p.Signature)), Packet: pkt}
+	if _, err := c.store.Put(&r); err != nil {
 		n.drop(wire.ReasonConflict)
 		return
 	}
-	stored, _ := c.store.Get(member, gt)
-	stored.ID = id
-	c.afterStore(&stored, m, from)
+	c.afterStore(&r, m, from)
 }
 
 // checkSequence applies Dispersy's sequence-number rules; false means the

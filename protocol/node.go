@@ -118,6 +118,12 @@ type Scratch struct {
 	gts   []uint64
 	sel   []selItem
 	recs  []Record
+
+	// the member of the packet being handled and the message it already
+	// stores at the packet's global time (stored types only)
+	member  MemberID
+	old     Record
+	haveOld bool
 }
 
 // NewScratch returns working memory for one node, or for several nodes
@@ -434,9 +440,12 @@ func (n *Node) handle(c *Community, cid wire.CID, from netip.AddrPort, pkt []byt
 		}
 		// A copy of a stored packet is a duplicate, whatever its
 		// signature: it was verified when it was stored.
+		n.s.haveOld = false
 		if c != nil && c.store != nil && (p.Type < wire.FirstReservedType || p.Type == wire.TypeIdentity) &&
 			p.GlobalTime > 0 {
-			if old, ok := c.store.Get(IDOf(p.Key), p.GlobalTime); ok && bytes.Equal(old.Packet, pkt) {
+			n.s.member = IDOf(p.Key)
+			n.s.old, n.s.haveOld = c.store.Get(n.s.member, p.GlobalTime)
+			if n.s.haveOld && bytes.Equal(n.s.old.Packet, pkt) {
 				n.drop(wire.ReasonDuplicate)
 				return
 			}

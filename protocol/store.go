@@ -40,7 +40,8 @@ var ErrExists = errors.New("protocol: a message of this member at this global ti
 // a store at a time. storetest.Run is the conformance suite every
 // implementation must pass.
 type Store interface {
-	// Put stores r (copying r.Packet) and returns its ID, or ErrExists.
+	// Put stores r (copying r.Packet) and returns its ID, or ErrExists. On
+	// success it also sets r.ID.
 	Put(r *Record) (uint64, error)
 	// Get returns the message member created at global time gt.
 	Get(member MemberID, gt uint64) (Record, bool)
@@ -77,3 +78,23 @@ const digestKey0, digestKey1 = 0x6469737065727379, 0x73796e632d6b6579
 // PacketDigest is the 64-bit digest of a packet that stands for it in sync
 // bloom filters (SipHash-2-4 under a fixed key).
 func PacketDigest(pkt []byte) uint64 { return siphash.Hash(digestKey0, digestKey1, pkt) }
+
+// DigestScanner is an optional fast path of a Store for answering sync
+// requests, which visit every packet in a range but need only its global
+// time and digest (and the packet of the few that are sent).
+type DigestScanner interface {
+	// ScanDigests is Scan reduced to each message's ID, global time and digest.
+	ScanDigests(meta wire.Type, lo, hi uint64, desc bool, fn func(id, gt, digest uint64) bool)
+	// PacketOf returns the stored packet with ID id.
+	PacketOf(id uint64) []byte
+}
+
+// messageDigest is the digest of a signed message: the digest of its
+// signature, which already is a pseudo-random function of every other
+// byte and is much shorter to hash.
+func messageDigest(pkt []byte, sigLen int) uint64 {
+	if sigLen > 0 && sigLen <= len(pkt) {
+		return PacketDigest(pkt[len(pkt)-sigLen:])
+	}
+	return PacketDigest(pkt)
+}

@@ -334,23 +334,30 @@ func (c *Community) answerSync(from netip.AddrPort, requester []byte, s *wire.Sy
 	pos := n.s.ids[:0]
 	gt := c.globalTime()
 	done := false
-	visit := func(r *Record) bool {
-		if (r.GlobalTime+off)%mod != 0 {
+	ds, fast := c.store.(DigestScanner)
+	var meta wire.Type
+	visitID := func(id, gt, digest uint64, pkt []byte) bool {
+		if (gt+off)%mod != 0 {
 			return true
 		}
-		if f.test(r.Digest) {
-			pos = append(pos, r.ID)
+		if f.test(digest) {
+			pos = append(pos, id)
 			return true
 		}
 		negatives++
-		n.send(from, r.Meta, r.Packet)
-		sent += len(r.Packet)
+		if pkt == nil {
+			pkt = ds.PacketOf(id)
+		}
+		n.send(from, meta, pkt)
+		sent += len(pkt)
 		if sent >= limit {
 			done = true
 			return false
 		}
 		return true
 	}
+	visitFast := func(id, gt, digest uint64) bool { return visitID(id, gt, digest, nil) }
+	visit := func(r *Record) bool { return visitID(r.ID, r.GlobalTime, r.Digest, r.Packet) }
 	for _, m := range c.def.synced {
 		low := lo
 		if m.pruning() && gt >= m.PruneInactive {
@@ -359,9 +366,14 @@ func (c *Community) answerSync(from netip.AddrPort, requester []byte, s *wire.Sy
 		if low > hi {
 			continue
 		}
+		meta = m.Type
 		switch m.Direction {
 		case Ascending, Descending:
-			c.store.Scan(m.Type, low, hi, m.Direction == Descending, visit)
+			if fast {
+				ds.ScanDigests(m.Type, low, hi, m.Direction == Descending, visitFast)
+			} else {
+				c.store.Scan(m.Type, low, hi, m.Direction == Descending, visit)
+			}
 		case Random:
 			recs := n.s.recs[:0]
 			c.store.Scan(m.Type, low, hi, false, func(r *Record) bool {

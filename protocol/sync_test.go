@@ -104,7 +104,7 @@ func (p *pair) syncRequest(lo, hi uint64, mod, off uint16, keys ...[]byte) {
 	n := p.node
 	f := newSyncFilter(4096, 10, 'x')
 	for _, k := range keys {
-		f.add(PacketDigest(k))
+		f.add(messageDigest(k, n.scheme.SignatureLen()))
 	}
 	req := wire.IntroRequest{Destination: p.other.LAN(), SourceLAN: n.LAN(), SourceWAN: n.LAN(), Identifier: 42,
 		Sync: &wire.SyncBlock{TimeLow: lo, TimeHigh: hi, Modulo: mod, Offset: off, Functions: 10, Bits: 4096, Prefix: 'x'}}
