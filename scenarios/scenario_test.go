@@ -163,7 +163,8 @@ func TestShipped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"puncture-matrix-eager.yaml", "puncture-matrix.yaml", "sync-1k.yaml", "walker-100k-ed25519.yaml",
+	want := []string{"puncture-matrix-eager.yaml", "puncture-matrix.yaml", "sync-100k-one.yaml", "sync-100k.yaml",
+		"sync-10k-mix.yaml", "sync-10k.yaml", "sync-1k-100.yaml", "sync-1k.yaml", "walker-100k-ed25519.yaml",
 		"walker-100k-fast.yaml", "walker-10k.yaml", "walker-small.yaml"}
 	if !reflect.DeepEqual(files, want) {
 		t.Errorf("shipped files %v, want %v", files, want)
