@@ -295,21 +295,16 @@ func (c *Community) syncStored(r *Record, m *Meta, from netip.AddrPort) {
 		(r.GlobalTime+uint64(sc.offset))%uint64(sc.modulo) != 0 {
 		return
 	}
+	if from == sc.target {
+		sc.responses++
+	}
 	if sc.capacity == 0 || (c.node.cfg.SyncBloomFit && sc.keys >= sc.capacity) {
 		// the nothing-to-sync filter, or a fitted one that is full: build anew next time
-		if from == sc.target {
-			sc.responses++
-		}
-		if sc.capacity == 0 || sc.keys >= sc.capacity {
-			sc.timesUsed = c.node.cfg.SyncCacheReuse
-		}
+		sc.timesUsed = c.node.cfg.SyncCacheReuse
 		return
 	}
 	sc.filter.add(r.Digest)
 	sc.keys++
-	if from == sc.target {
-		sc.responses++
-	}
 }
 
 // answerSync sends the requester every synced packet in its range that its

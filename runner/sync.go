@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/dispersy-go/dispersy/protocol"
@@ -321,7 +322,7 @@ func (r *run) lastSyncExact() bool {
 			for g := range set {
 				uniq = append(uniq, g)
 			}
-			sortU64(uniq)
+			slices.Sort(uniq)
 			if len(uniq) > m.HistorySize {
 				uniq = uniq[len(uniq)-m.HistorySize:]
 			}
@@ -330,6 +331,10 @@ func (r *run) lastSyncExact() bool {
 				w[g] = true
 			}
 			want[mem] = w
+		}
+		exp := 0
+		for _, w := range want {
+			exp += len(w)
 		}
 		for _, nd := range r.peers {
 			s := st.stores[nd.index]
@@ -342,22 +347,10 @@ func (r *run) lastSyncExact() bool {
 				}
 				return ok
 			})
-			exp := 0
-			for _, w := range want {
-				exp += len(w)
-			}
 			if !ok || held != exp {
 				return false
 			}
 		}
 	}
 	return true
-}
-
-func sortU64(s []uint64) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
 }
