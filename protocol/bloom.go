@@ -3,6 +3,7 @@ package protocol
 import (
 	"encoding/binary"
 	"math"
+	"math/bits"
 
 	"github.com/bits-and-blooms/bloom/v3"
 )
@@ -10,16 +11,18 @@ import (
 // syncFilter is a sync bloom filter: a bits-and-blooms filter whose keys
 // are packet digests, salted by the one-byte prefix that travels with it.
 //
-// The library's own Add/Test hash the key bytes with murmur3 on every call.
-// A responder tests every packet in the requested range against the
-// requester's filter, about 10^9 tests in a 100,000-node run, so the keys
-// are hashed once (PacketDigest, kept by the store) and a filter only mixes
-// the digest with its salt (two rounds of the splitmix64 finaliser) and
-// derives its k positions by double hashing (Kirsch and Mitzenmacher). The
-// positions are tested with the library's TestLocations and set in its
-// bitset. BenchmarkFilterTest measures both ways.
+// The library's own Add/Test hash the key bytes with murmur3 on every call
+// and reduce each position with a division. A responder tests every packet
+// in the requested range against the requester's filter, about 10^9 tests
+// in a 100,000-node run, so the keys are hashed once (PacketDigest, kept by
+// the store) and a filter only mixes the digest with its salt (two rounds
+// of the splitmix64 finaliser), derives its k positions by double hashing
+// (Kirsch and Mitzenmacher) and maps each onto [0, m) with a multiply-high
+// (Lemire's fast range) instead of a division. The bits live in the
+// library's bitset. BenchmarkFilterTest measures both ways.
 type syncFilter struct {
 	f      *bloom.BloomFilter
+	words  []uint64
 	m      uint64
 	k      int
 	prefix uint8
@@ -45,15 +48,24 @@ func bitsFor(n int, p float64) int {
 }
 
 func newSyncFilter(m, k int, prefix uint8) *syncFilter {
-	words := make([]uint64, (m+63)/64)
-	return wrapFilter(words, m, k, prefix)
+	f := &syncFilter{}
+	f.reset(m, k, prefix)
+	return f
 }
 
-func wrapFilter(words []uint64, m, k int, prefix uint8) *syncFilter {
-	f := &syncFilter{f: bloom.FromWithM(words, uint(m), uint(k)), m: uint64(m), k: k, prefix: prefix}
+// reset empties f and gives it m bits, k functions and prefix, reusing its
+// words when they are the right size.
+func (f *syncFilter) reset(m, k int, prefix uint8) {
+	n := (m + 63) / 64
+	if f.f == nil || f.m != uint64(m) || len(f.words) != n {
+		f.words = make([]uint64, n)
+		f.f = bloom.FromWithM(f.words, uint(m), uint(k))
+	} else {
+		clear(f.words)
+	}
+	f.m, f.k, f.prefix = uint64(m), k, prefix
 	f.s1 = mix64(uint64(prefix)*0x9E3779B97F4A7C15 + 0x632BE59BD9B4E019)
 	f.s2 = mix64(uint64(prefix)*0xC2B2AE3D27D4EB4F + 0x165667B19E3779F9)
-	return f
 }
 
 // mix64 is the splitmix64 finaliser.
@@ -73,47 +85,73 @@ func (f *syncFilter) add(digest uint64) {
 	h1, h2 := f.hashes(digest)
 	b := f.f.BitSet()
 	for i := 0; i < f.k; i++ {
-		b.Set(uint((h1 + uint64(i)*h2) % f.m))
+		p, _ := bits.Mul64(h1, f.m)
+		b.Set(uint(p))
+		h1 += h2
 	}
 }
 
 func (f *syncFilter) test(digest uint64) bool {
 	h1, h2 := f.hashes(digest)
-	var locs [32]uint64
-	k := min(f.k, len(locs))
-	for i := 0; i < k; i++ {
-		locs[i] = h1 + uint64(i)*h2
+	b := f.f.BitSet()
+	for i := 0; i < f.k; i++ {
+		p, _ := bits.Mul64(h1, f.m)
+		if !b.Test(uint(p)) {
+			return false
+		}
+		h1 += h2
 	}
-	return f.f.TestLocations(locs[:k])
+	return true
+}
+
+// covers reports whether every bit set in words is set in f: then every
+// key of a filter with those words (same size, functions and prefix)
+// tests positive in f.
+func (f *syncFilter) covers(words []uint64) bool {
+	if len(words) != len(f.words) {
+		return false
+	}
+	for i, w := range words {
+		if w&^f.words[i] != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // appendBytes appends the filter's m/8 bytes: bit p in byte p/8, least
 // significant bit first (Dispersy's layout).
 func (f *syncFilter) appendBytes(b []byte) []byte {
-	words := f.f.BitSet().Words()
 	n := int(f.m / 8)
-	for i := 0; i < n; i++ {
-		b = append(b, byte(words[i/8]>>(8*(i%8))))
+	full := n / 8
+	for _, w := range f.words[:full] {
+		b = binary.LittleEndian.AppendUint64(b, w)
+	}
+	for i := full * 8; i < n; i++ {
+		b = append(b, byte(f.words[i/8]>>(8*(i%8))))
 	}
 	return b
 }
 
-// readFilter wraps the wire bytes of a filter of m bits, reusing words.
-func readFilter(words []uint64, data []byte, m, k int, prefix uint8) (*syncFilter, []uint64) {
-	n := (m + 63) / 64
-	if cap(words) < n {
-		words = make([]uint64, n)
-	}
-	words = words[:n]
-	clear(words)
-	full := len(data) / 8
+// load makes f the filter of m bits, k functions and prefix whose wire
+// bytes are data (Dispersy's layout), reusing f's words.
+func (f *syncFilter) load(data []byte, m, k int, prefix uint8) {
+	f.reset(m, k, prefix)
+	words := f.words
+	full := min(len(data)/8, len(words))
 	for i := 0; i < full; i++ {
 		words[i] = binary.LittleEndian.Uint64(data[i*8:])
 	}
-	for i := full * 8; i < len(data); i++ {
+	for i := full * 8; i < len(data) && i/8 < len(words); i++ {
 		words[i/8] |= uint64(data[i]) << (8 * (i % 8))
 	}
-	return wrapFilter(words, m, k, prefix), words
+}
+
+// readFilter returns a new filter holding the wire bytes data.
+func readFilter(data []byte, m, k int, prefix uint8) *syncFilter {
+	f := &syncFilter{}
+	f.load(data, m, k, prefix)
+	return f
 }
 
 // expectedFPRate is the false-positive rate of a filter of m bits and k

@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"bytes"
+	"encoding/binary"
 	"slices"
 	"sort"
 
@@ -20,11 +21,20 @@ type Pool struct {
 	byDigest map[uint64]uint32 // digest -> first entry index+1; collisions chain through next
 	arena    []byte
 	bytes    uint64
+	filters  map[filterKey][]uint64 // filters built from the same content by several nodes
+	seen     map[filterKey]struct{} // keys built once, kept when built again
 }
+
+// Bounds of a Pool's filter memo; reaching one clears it.
+const (
+	memoFilters = 4096
+	memoSeen    = 1 << 16
+)
 
 type poolEntry struct {
 	pkt    []byte
 	gt     uint64
+	mkey   uint64 // the member id's first 8 bytes, big-endian: it orders equal global times
 	digest uint64
 	member uint32
 	seq    uint32
@@ -36,7 +46,8 @@ const arenaChunk = 1 << 20
 
 // NewPool returns an empty pool.
 func NewPool() *Pool {
-	return &Pool{memberIx: make(map[MemberID]uint32), byDigest: make(map[uint64]uint32)}
+	return &Pool{memberIx: make(map[MemberID]uint32), byDigest: make(map[uint64]uint32),
+		filters: make(map[filterKey][]uint64), seen: make(map[filterKey]struct{})}
 }
 
 // Len returns the number of distinct packets interned.
@@ -85,7 +96,7 @@ func (p *Pool) intern(r *Record) uint32 {
 		p.arena = append(p.arena, r.Packet...)
 		pkt = p.arena[off : off+n : off+n]
 	}
-	p.entries = append(p.entries, poolEntry{pkt: pkt, gt: r.GlobalTime, digest: r.Digest,
+	p.entries = append(p.entries, poolEntry{pkt: pkt, gt: r.GlobalTime, mkey: binary.BigEndian.Uint64(r.Member[:8]), digest: r.Digest,
 		member: p.internMember(r.Member), seq: r.Sequence, next: head, meta: r.Meta})
 	p.bytes += uint64(n)
 	idx := uint32(len(p.entries))
@@ -100,7 +111,7 @@ func (p *Pool) fill(r *Record, ref uint32) {
 }
 
 // MemStore is the in-memory Store: per message type, a slice of pool
-// references sorted by (global time, member).
+// references sorted by (global time, member id).
 type MemStore struct {
 	pool  *Pool
 	slots []memSlot
@@ -110,9 +121,23 @@ type MemStore struct {
 }
 
 type memSlot struct {
-	meta     wire.Type
-	refs     []uint32
-	byMember map[uint32][]uint32 // built on first ScanMember; refs sorted by global time
+	meta       wire.Type
+	refs       []uint32
+	byMember   map[uint32][]uint32 // built on first ScanMember; refs sorted by global time
+	sum1, sum2 uint64              // content sums of the digests in refs (see contentSums)
+}
+
+// contentSums returns a digest's terms in a slot's content sums: two
+// independent 64-bit mixes, so that two different sets of digests have the
+// same sums and count with probability about 2^-128.
+func contentSums(digest uint64) (uint64, uint64) {
+	return mix64(digest ^ 0x2545F4914F6CDD1D), mix64(digest ^ 0x5851F42D4C957F2D)
+}
+
+func (sl *memSlot) tally(e *poolEntry, sign uint64) {
+	a, b := contentSums(e.digest)
+	sl.sum1 += sign * a
+	sl.sum2 += sign * b
 }
 
 // NewMemStore returns an empty store interning into pool (nil: a pool of its own).
@@ -141,51 +166,74 @@ func (s *MemStore) slot(meta wire.Type, create bool) *memSlot {
 	return &s.slots[len(s.slots)-1]
 }
 
-// key returns the sort key of a reference: (global time, member).
-func (s *MemStore) key(ref uint32) (uint64, uint32) {
-	e := &s.pool.entries[ref-1]
-	return e.gt, e.member
-}
-
 // search returns the first position in refs whose global time is >= gt.
 func (s *MemStore) search(refs []uint32, gt uint64) int {
 	return sort.Search(len(refs), func(i int) bool { return s.pool.entries[refs[i]-1].gt >= gt })
 }
 
 func (s *MemStore) find(member MemberID, gt uint64) (*memSlot, int) {
-	m, ok := s.pool.member(member)
-	if !ok {
-		return nil, -1
-	}
+	mk := binary.BigEndian.Uint64(member[:8])
 	for si := range s.slots {
 		sl := &s.slots[si]
-		for i := s.search(sl.refs, gt); i < len(sl.refs); i++ {
-			e := &s.pool.entries[sl.refs[i]-1]
-			if e.gt != gt {
-				break
-			}
-			if e.member == m {
-				return sl, i
-			}
+		if i, ok := s.locate(sl.refs, member, mk, gt); ok {
+			return sl, i
 		}
 	}
 	return nil, -1
 }
 
+// locate returns the position of (gt, member) in refs, whose member id
+// starts with mk, and whether it is there; if not, the position is where
+// it would be inserted.
+func (s *MemStore) locate(refs []uint32, member MemberID, mk, gt uint64) (int, bool) {
+	ents := s.pool.entries
+	i, j := 0, len(refs)
+	for i < j {
+		h := int(uint(i+j) >> 1)
+		e := &ents[refs[h]-1]
+		if e.gt < gt || (e.gt == gt && e.mkey < mk) {
+			i = h + 1
+		} else {
+			j = h
+		}
+	}
+	for ; i < len(refs); i++ {
+		e := &ents[refs[i]-1]
+		if e.gt != gt || e.mkey != mk {
+			break
+		}
+		switch c := bytes.Compare(s.pool.members[e.member][:], member[:]); {
+		case c == 0:
+			return i, true
+		case c > 0:
+			return i, false
+		}
+	}
+	return i, false
+}
+
 // Put implements Store.
 func (s *MemStore) Put(r *Record) (uint64, error) {
-	if sl, _ := s.find(r.Member, r.GlobalTime); sl != nil {
-		return 0, ErrExists
+	mk := binary.BigEndian.Uint64(r.Member[:8])
+	at := -1
+	for si := range s.slots {
+		sl := &s.slots[si]
+		i, ok := s.locate(sl.refs, r.Member, mk, r.GlobalTime)
+		if ok {
+			return 0, ErrExists
+		}
+		if sl.meta == r.Meta {
+			at = i
+		}
 	}
 	ref := s.pool.intern(r)
 	sl := s.slot(r.Meta, true)
-	gt, m := s.key(ref)
-	i := sort.Search(len(sl.refs), func(i int) bool {
-		g, mm := s.key(sl.refs[i])
-		return g > gt || (g == gt && mm > m)
-	})
-	sl.refs = slices.Insert(sl.refs, i, ref)
+	at = max(at, 0) // a new slot is empty
+	sl.refs = slices.Insert(sl.refs, at, ref)
+	sl.tally(&s.pool.entries[ref-1], 1)
 	if sl.byMember != nil {
+		e := &s.pool.entries[ref-1]
+		m, gt := e.member, e.gt
 		l := sl.byMember[m]
 		j := sort.Search(len(l), func(j int) bool { return s.pool.entries[l[j]-1].gt > gt })
 		sl.byMember[m] = slices.Insert(l, j, ref)
@@ -197,25 +245,15 @@ func (s *MemStore) Put(r *Record) (uint64, error) {
 
 var _ DigestScanner = (*MemStore)(nil)
 
-// ScanDigests implements DigestScanner.
-func (s *MemStore) ScanDigests(meta wire.Type, lo, hi uint64, desc bool, fn func(id, gt, digest uint64) bool) {
+// AppendDigests implements DigestScanner.
+func (s *MemStore) AppendDigests(dst []DigestEntry, meta wire.Type, lo, hi uint64) []DigestEntry {
 	refs, from, to := s.bounds(meta, lo, hi)
 	ents := s.pool.entries
-	if desc {
-		for i := to - 1; i >= from; i-- {
-			e := &ents[refs[i]-1]
-			if !fn(uint64(refs[i]), e.gt, e.digest) {
-				return
-			}
-		}
-		return
+	for _, ref := range refs[from:to] {
+		e := &ents[ref-1]
+		dst = append(dst, DigestEntry{ID: uint64(ref), GlobalTime: e.gt, Digest: e.digest})
 	}
-	for i := from; i < to; i++ {
-		e := &ents[refs[i]-1]
-		if !fn(uint64(refs[i]), e.gt, e.digest) {
-			return
-		}
-	}
+	return dst
 }
 
 // PacketOf implements DigestScanner.
@@ -266,6 +304,7 @@ func (s *MemStore) Delete(member MemberID, gt uint64) bool {
 func (s *MemStore) remove(sl *memSlot, i int) {
 	ref := sl.refs[i]
 	sl.refs = slices.Delete(sl.refs, i, i+1)
+	sl.tally(&s.pool.entries[ref-1], ^uint64(0))
 	if sl.byMember != nil {
 		m := s.pool.entries[ref-1].member
 		l := sl.byMember[m]
@@ -364,6 +403,9 @@ func (s *MemStore) DeleteUpTo(meta wire.Type, gt uint64) int {
 	if k == 0 {
 		return 0
 	}
+	for _, ref := range sl.refs[:k] {
+		sl.tally(&s.pool.entries[ref-1], ^uint64(0))
+	}
 	sl.refs = slices.Delete(sl.refs, 0, k)
 	sl.byMember = nil // rebuilt on the next ScanMember
 	return k
@@ -393,4 +435,40 @@ func (s *MemStore) bounds(meta wire.Type, lo, hi uint64) (refs []uint32, from, t
 		to = s.search(refs, hi+1)
 	}
 	return refs, from, to
+}
+
+var _ filterMemo = (*MemStore)(nil)
+
+// span implements filterMemo.
+func (s *MemStore) span(meta wire.Type) contentSpan {
+	sl := s.slot(meta, false)
+	if sl == nil || len(sl.refs) == 0 {
+		return contentSpan{}
+	}
+	ents := s.pool.entries
+	return contentSpan{count: len(sl.refs), lo: ents[sl.refs[0]-1].gt, hi: ents[sl.refs[len(sl.refs)-1]-1].gt,
+		sum1: sl.sum1, sum2: sl.sum2}
+}
+
+// memoFilter implements filterMemo.
+func (s *MemStore) memoFilter(k filterKey) []uint64 { return s.pool.filters[k] }
+
+// keepFilter implements filterMemo: a key's words are kept the second time
+// they are offered, so that content only one node ever has costs no copy.
+func (s *MemStore) keepFilter(k filterKey, words []uint64) {
+	p := s.pool
+	if _, ok := p.filters[k]; ok {
+		return
+	}
+	if _, ok := p.seen[k]; !ok {
+		if len(p.seen) >= memoSeen {
+			clear(p.seen)
+		}
+		p.seen[k] = struct{}{}
+		return
+	}
+	if len(p.filters) >= memoFilters {
+		clear(p.filters)
+	}
+	p.filters[k] = slices.Clone(words)
 }

@@ -217,13 +217,14 @@ func (c *Community) onMessage(from netip.AddrPort, p *wire.Packet, pkt []byte, m
 	if m.Distribution == LastSync && !c.checkHistory(from, m, member, gt) {
 		return
 	}
-	r := Record{Member: member, Meta: m.Type, GlobalTime: gt, Sequence: p.Sequence,
+	r := &n.s.put // afterStore may store delayed packets, but reads r before
+	*r = Record{Member: member, Meta: m.Type, GlobalTime: gt, Sequence: p.Sequence,
 		Digest: messageDigest(pkt, len(p.Signature)), Packet: pkt}
-	if _, err := c.store.Put(&r); err != nil {
+	if _, err := c.store.Put(r); err != nil {
 		n.drop(wire.ReasonConflict)
 		return
 	}
-	c.afterStore(&r, m, from)
+	c.afterStore(r, m, from)
 }
 
 // checkSequence applies Dispersy's sequence-number rules; false means the

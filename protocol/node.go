@@ -2,8 +2,10 @@ package protocol
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"iter"
 	"net/netip"
 	"slices"
 
@@ -37,10 +39,11 @@ type Observer interface {
 	// block of size bytes (header and filter).
 	SyncRequested(cid wire.CID, size int)
 	// SyncAnswered is called after the node answered the sync block of the
-	// member with key requester: positives are the IDs of the packets in the
-	// requested range that the filter showed (and that were not sent),
-	// negatives how many were sent. The slice is reused after the call.
-	SyncAnswered(cid wire.CID, requester []byte, positives []uint64, negatives int)
+	// member with key requester: positives yields the IDs of the packets in
+	// the requested range that the filter showed (and that were not sent),
+	// negatives is how many were sent. positives is valid only during the
+	// call; not ranging over it costs nothing.
+	SyncAnswered(cid wire.CID, requester []byte, positives iter.Seq[uint64], negatives int)
 }
 
 // NopObserver ignores every event. Embed it to implement only some methods.
@@ -71,7 +74,7 @@ func (NopObserver) DirectReceived(wire.CID, wire.Type, []byte) {}
 func (NopObserver) SyncRequested(wire.CID, int) {}
 
 // SyncAnswered implements Observer.
-func (NopObserver) SyncAnswered(wire.CID, []byte, []uint64, int) {}
+func (NopObserver) SyncAnswered(wire.CID, []byte, iter.Seq[uint64], int) {}
 
 var _ Observer = NopObserver{}
 
@@ -109,15 +112,18 @@ type Options struct {
 // Scratch is the working memory a node uses while it handles one call: the
 // decoded packet and the encode buffer. Nothing in it survives the call.
 type Scratch struct {
-	pkt   wire.Packet
-	buf   []byte
-	dups  []*Candidate
-	sync  wire.SyncBlock
-	words []uint64
-	ids   []uint64
-	gts   []uint64
-	sel   []selItem
-	recs  []Record
+	pkt  wire.Packet
+	buf  []byte
+	dups []*Candidate
+	sync wire.SyncBlock
+	rf   syncFilter // the filter of the sync request being answered
+	dig  []DigestEntry
+	pos  positives        // the packets the answered filter showed
+	seq  iter.Seq[uint64] // pos.all, made once
+	put  Record           // the record being stored by onMessage
+	gts  []uint64
+	sel  []selItem
+	recs []Record
 
 	// the member of the packet being handled and the message it already
 	// stores at the packet's global time (stored types only)
@@ -128,7 +134,11 @@ type Scratch struct {
 
 // NewScratch returns working memory for one node, or for several nodes
 // that never run concurrently.
-func NewScratch() *Scratch { return &Scratch{buf: make([]byte, 0, 1500)} }
+func NewScratch() *Scratch {
+	s := &Scratch{buf: make([]byte, 0, 1500)}
+	s.seq = s.pos.all
+	return s
+}
 
 // Node is one Dispersy instance: one socket, one member key, any number of
 // communities. It is a single-threaded state machine: the driver must never
@@ -154,11 +164,21 @@ type Node struct {
 
 	communities []*Community // sorted by cid
 	solo        *Community   // the only community, when there is exactly one
+	pubHead     uint64       // the first 8 bytes of pub (big-endian), beside solo in the cache
 	stopped     bool
 
 	s       *Scratch
 	stats   Stats
 	dropped uint64 // sum of stats.Dropped, kept so the hot path need not add it up
+}
+
+// ownKey reports whether k is the node's public key. Its first 8 bytes,
+// kept in the Node, rule out nearly every other key without reading pub.
+func (n *Node) ownKey(k []byte) bool {
+	if len(k) >= 8 && len(n.pub) >= 8 && binary.BigEndian.Uint64(k) != n.pubHead {
+		return false
+	}
+	return bytes.Equal(k, n.pub)
 }
 
 // resumed is a delayed packet whose dependency arrived.
@@ -217,6 +237,9 @@ func NewNode(o Options) (*Node, error) {
 		prefixes: o.LANPrefixes, trackers: slices.Clone(o.Trackers), tracker: o.Tracker,
 		lan: o.LAN, wan: o.LAN, connType: wire.ConnUnknown,
 		s: o.Scratch,
+	}
+	if len(n.pub) >= 8 {
+		n.pubHead = binary.BigEndian.Uint64(n.pub)
 	}
 	if n.s == nil {
 		n.s = NewScratch()
@@ -434,7 +457,7 @@ func (n *Node) handle(c *Community, cid wire.CID, from netip.AddrPort, pkt []byt
 		return
 	}
 	if p.Key != nil {
-		if bytes.Equal(p.Key, n.pub) {
+		if n.ownKey(p.Key) {
 			n.drop(wire.ReasonOwnMember)
 			return
 		}

@@ -49,9 +49,8 @@ type Store interface {
 	// there was one.
 	Delete(member MemberID, gt uint64) bool
 	// Scan calls fn for every message of type meta with lo <= global time
-	// <= hi, in ascending global-time order (descending if desc), until fn
-	// returns false. Messages of equal global time come in an order that
-	// is fixed for the store's content. fn must not modify the store; the
+	// <= hi, in ascending (global time, member id) order, descending if
+	// desc, until fn returns false. fn must not modify the store; the
 	// Record is valid only during the call.
 	Scan(meta wire.Type, lo, hi uint64, desc bool, fn func(*Record) bool)
 	// ScanMember calls fn for every message of type meta that member
@@ -83,10 +82,17 @@ func PacketDigest(pkt []byte) uint64 { return siphash.Hash(digestKey0, digestKey
 // requests, which visit every packet in a range but need only its global
 // time and digest (and the packet of the few that are sent).
 type DigestScanner interface {
-	// ScanDigests is Scan reduced to each message's ID, global time and digest.
-	ScanDigests(meta wire.Type, lo, hi uint64, desc bool, fn func(id, gt, digest uint64) bool)
+	// AppendDigests appends to dst the ID, global time and digest of every
+	// message of type meta with lo <= global time <= hi, in Scan's
+	// ascending order, and returns the extended slice.
+	AppendDigests(dst []DigestEntry, meta wire.Type, lo, hi uint64) []DigestEntry
 	// PacketOf returns the stored packet with ID id.
 	PacketOf(id uint64) []byte
+}
+
+// DigestEntry is what DigestScanner reports of one stored message.
+type DigestEntry struct {
+	ID, GlobalTime, Digest uint64
 }
 
 // messageDigest is the digest of a signed message: the digest of its

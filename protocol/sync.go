@@ -41,6 +41,59 @@ type selItem struct {
 	digest uint64
 }
 
+// filterMemo is implemented by stores whose nodes share bloom-filter work:
+// all MemStores of one Pool. Nodes holding the same synced packets build
+// the same filter for the same prefix, so one builds it and the others
+// copy it, and a responder whose every packet in range is in its own
+// filter of the request's prefix, and whose filter the request's covers,
+// knows without testing each packet that the requester shows them all.
+type filterMemo interface {
+	// span describes the store's messages of type meta.
+	span(meta wire.Type) contentSpan
+	// memoFilter returns the words kept for k, or nil.
+	memoFilter(k filterKey) []uint64
+	// keepFilter offers the words of the filter for k (the store copies
+	// what it keeps).
+	keepFilter(k filterKey, words []uint64)
+}
+
+// contentSpan describes the messages of one type a store holds: how many,
+// their lowest and highest global time, and order-free sums of their
+// digests (equal sums and count mean, but for a 2^-128 chance, the same
+// digests).
+type contentSpan struct {
+	count      int
+	lo, hi     uint64
+	sum1, sum2 uint64
+}
+
+// filterKey names the filter of m bits, k functions and prefix holding
+// the digests with the given count and sums.
+type filterKey struct {
+	sum1, sum2 uint64
+	count      uint32
+	m          uint32
+	k, prefix  uint8
+}
+
+// syncContent returns the count and sums of all synced messages the
+// community holds, and whether memo serves it.
+func (c *Community) syncContent() (memo filterMemo, key filterKey, ok bool) {
+	memo, ok = c.store.(filterMemo)
+	if !ok {
+		return nil, key, false
+	}
+	total := 0
+	for _, m := range c.def.synced {
+		sp := memo.span(m.Type)
+		total += sp.count
+		key.sum1 += sp.sum1
+		key.sum2 += sp.sum2
+	}
+	key.count = uint32(min(total, math.MaxUint32))
+	return memo, key, true
+}
+
 // globalTime is the community's global time as Dispersy reports it: the
 // highest stored global time, at least 1.
 func (c *Community) globalTime() uint64 { return max(c.gt, 1) }
@@ -107,19 +160,19 @@ func (c *Community) claimSync(target netip.AddrPort, now Time) *syncCache {
 		c.sc = nil
 		return nil
 	}
-	c.sc = c.buildSync(now)
+	c.sc = c.buildSync(now, c.sc)
 	c.sc.target = target
 	return c.sc
 }
 
 // buildSync picks a global-time range and fills a new filter with the
-// packets in it (Dispersy's "largest" strategy).
-func (c *Community) buildSync(now Time) *syncCache {
+// packets in it (Dispersy's "largest" strategy). It reuses old's memory.
+func (c *Community) buildSync(now Time, old *syncCache) *syncCache {
 	n := c.node
 	cfg := &n.cfg
 	acc := c.acceptable(now)
 	if len(c.def.synced) == 0 {
-		return c.nothingToSync(acc)
+		return c.nothingToSync(acc, old)
 	}
 	capacity, k := filterParams(cfg.SyncBloomBits, cfg.SyncBloomErrorRate)
 	gt := c.globalTime()
@@ -127,6 +180,13 @@ func (c *Community) buildSync(now Time) *syncCache {
 	pivot := int64(gt) - int64(r.ExpFloat64()*float64(gt)/2)
 	if pivot < 1 {
 		pivot = int64(r.Float64() * float64(gt))
+	}
+	bits := cfg.SyncBloomBits
+	fit := func(count int) {
+		if cfg.SyncBloomFit {
+			bits = min(bits, bitsFor(count, cfg.SyncBloomErrorRate))
+			capacity, k = filterParams(bits, cfg.SyncBloomErrorRate)
+		}
 	}
 	var lo, hi uint64
 	var data []selItem
@@ -151,6 +211,25 @@ func (c *Community) buildSync(now Time) *syncCache {
 		lo, hi, data = right[0], right[1], rdata
 	} else {
 		lo, hi = 1, acc
+		// Holding no more than a filter's capacity, the node puts all it
+		// holds in the filter: a filter another node of the same content
+		// built for the same prefix can be copied.
+		if memo, key, ok := c.syncContent(); ok && key.count > 0 && int(key.count) <= capacity {
+			fit(int(key.count))
+			key.m, key.k, key.prefix = uint32(bits), uint8(k), uint8(r.IntN(256))
+			sc := newSyncCache(old, 1, acc, bits, k, key.prefix, int(key.count), capacity)
+			if w := memo.memoFilter(key); w != nil {
+				copy(sc.filter.words, w)
+				return sc
+			}
+			data, _ = c.selectAndFix(0, capacity, true, n.s.sel[:0])
+			for _, it := range data {
+				sc.filter.add(it.digest)
+			}
+			memo.keepFilter(key, sc.filter.words)
+			n.s.sel = data[:0]
+			return sc
+		}
 		var fixed bool
 		data, fixed = c.selectAndFix(0, capacity, true, n.s.sel[:0])
 		if len(data) > 0 && fixed {
@@ -160,35 +239,41 @@ func (c *Community) buildSync(now Time) *syncCache {
 	}
 	if len(data) == 0 {
 		n.s.sel = data[:0]
-		return c.nothingToSync(acc)
+		return c.nothingToSync(acc, old)
 	}
-	bits := cfg.SyncBloomBits
-	if cfg.SyncBloomFit {
-		bits = min(bits, bitsFor(len(data), cfg.SyncBloomErrorRate))
-		capacity, k = filterParams(bits, cfg.SyncBloomErrorRate)
-	}
-	f := newSyncFilter(bits, k, uint8(r.IntN(256)))
+	fit(len(data))
+	sc := newSyncCache(old, min(lo, acc), min(hi, acc), bits, k, uint8(r.IntN(256)), len(data), capacity)
 	for _, it := range data {
-		f.add(it.digest)
+		sc.filter.add(it.digest)
 	}
-	sc := &syncCache{lo: min(lo, acc), hi: min(hi, acc), modulo: 1, offset: 0, filter: f,
-		keys: len(data), capacity: capacity}
-	if sc.lo == 0 {
-		sc.lo = 1
-	}
-	if sc.hi < sc.lo {
-		sc.hi = sc.lo
-	}
-	if len(data) <= cap(n.s.sel) {
+	if cap(data) > cap(n.s.sel) {
 		n.s.sel = data[:0]
 	}
 	return sc
 }
 
+// newSyncCache returns an empty cache for the range [lo, hi] (a bound of 0
+// read as 1, hi at least lo) with a filter of m bits, k functions and
+// prefix, reusing old's memory.
+func newSyncCache(old *syncCache, lo, hi uint64, m, k int, prefix uint8, keys, capacity int) *syncCache {
+	sc := old
+	if sc == nil {
+		sc = &syncCache{}
+	}
+	f := sc.filter
+	if f == nil {
+		f = &syncFilter{}
+	}
+	f.reset(m, k, prefix)
+	lo = max(lo, 1)
+	*sc = syncCache{lo: lo, hi: max(hi, lo), modulo: 1, filter: f, keys: keys, capacity: capacity}
+	return sc
+}
+
 // nothingToSync is Dispersy's filter for a node with nothing to offer: 8
 // bits, error rate 0.1 (k = 6), prefix 0, range [1, acceptable].
-func (c *Community) nothingToSync(acc uint64) *syncCache {
-	return &syncCache{lo: 1, hi: acc, modulo: 1, filter: newSyncFilter(8, 6, 0), capacity: 0}
+func (c *Community) nothingToSync(acc uint64, old *syncCache) *syncCache {
+	return newSyncCache(old, 1, acc, 8, 6, 0, 0, 0)
 }
 
 // selectAndFix returns up to n synced packets with global time > gt
@@ -315,8 +400,8 @@ func (c *Community) answerSync(from netip.AddrPort, requester []byte, s *wire.Sy
 		return
 	}
 	n := c.node
-	var f *syncFilter
-	f, n.s.words = readFilter(n.s.words, s.Filter, int(s.Bits), int(s.Functions), s.Prefix)
+	f := &n.s.rf
+	f.load(s.Filter, int(s.Bits), int(s.Functions), s.Prefix)
 	hi := s.TimeHigh
 	if hi == 0 {
 		hi = c.globalTime()
@@ -324,71 +409,139 @@ func (c *Community) answerSync(from netip.AddrPort, requester []byte, s *wire.Sy
 	lo := min(s.TimeLow, maxGT)
 	hi = min(hi, maxGT)
 	mod, off := uint64(s.Modulo), uint64(s.Offset)
+	gt := c.globalTime()
+	// low returns the lowest global time of m's packets to offer.
+	low := func(m *Meta) uint64 {
+		if m.pruning() && gt >= m.PruneInactive {
+			return max(lo, gt-m.PruneInactive+1)
+		}
+		return lo
+	}
+	if c.answerCovered(f, lo, hi, mod, low) {
+		n.s.pos.ids, n.s.pos.whole = n.s.pos.ids[:0], c
+		n.obs.SyncAnswered(c.cid, requester, n.s.seq, 0)
+		n.s.pos.whole = nil
+		return
+	}
 	limit := n.cfg.SyncResponseLimit
 	sent, negatives := 0, 0
-	pos := n.s.ids[:0]
-	gt := c.globalTime()
-	done := false
+	pos := n.s.pos.ids[:0]
 	ds, fast := c.store.(DigestScanner)
-	var meta wire.Type
-	visitID := func(id, gt, digest uint64, pkt []byte) bool {
-		if (gt+off)%mod != 0 {
-			return true
-		}
-		if f.test(digest) {
-			pos = append(pos, id)
-			return true
-		}
-		negatives++
-		if pkt == nil {
-			pkt = ds.PacketOf(id)
-		}
-		n.send(from, meta, pkt)
-		sent += len(pkt)
-		if sent >= limit {
-			done = true
-			return false
-		}
-		return true
-	}
-	visitFast := func(id, gt, digest uint64) bool { return visitID(id, gt, digest, nil) }
-	visit := func(r *Record) bool { return visitID(r.ID, r.GlobalTime, r.Digest, r.Packet) }
 	for _, m := range c.def.synced {
-		low := lo
-		if m.pruning() && gt >= m.PruneInactive {
-			low = max(low, gt-m.PruneInactive+1)
-		}
+		low := low(m)
 		if low > hi {
 			continue
 		}
-		meta = m.Type
-		switch m.Direction {
-		case Ascending, Descending:
-			if fast {
-				ds.ScanDigests(m.Type, low, hi, m.Direction == Descending, visitFast)
-			} else {
-				c.store.Scan(m.Type, low, hi, m.Direction == Descending, visit)
+		desc := m.Direction == Descending
+		if fast && m.Direction != Random {
+			dig := ds.AppendDigests(n.s.dig[:0], m.Type, low, hi)
+			for i := range dig {
+				d := &dig[i]
+				if desc {
+					d = &dig[len(dig)-1-i]
+				}
+				if (d.GlobalTime+off)%mod != 0 {
+					continue
+				}
+				if f.test(d.Digest) {
+					pos = append(pos, d.ID)
+					continue
+				}
+				negatives++
+				pkt := ds.PacketOf(d.ID)
+				n.send(from, m.Type, pkt)
+				if sent += len(pkt); sent >= limit {
+					break
+				}
 			}
-		case Random:
+			n.s.dig = dig[:0]
+		} else {
 			recs := n.s.recs[:0]
-			c.store.Scan(m.Type, low, hi, false, func(r *Record) bool {
-				rc := *r
-				recs = append(recs, rc)
+			c.store.Scan(m.Type, low, hi, desc, func(r *Record) bool {
+				recs = append(recs, *r)
 				return true
 			})
-			n.env.Rand().Shuffle(len(recs), func(i, j int) { recs[i], recs[j] = recs[j], recs[i] })
+			if m.Direction == Random {
+				n.env.Rand().Shuffle(len(recs), func(i, j int) { recs[i], recs[j] = recs[j], recs[i] })
+			}
 			for i := range recs {
-				if !visit(&recs[i]) {
+				r := &recs[i]
+				if (r.GlobalTime+off)%mod != 0 {
+					continue
+				}
+				if f.test(r.Digest) {
+					pos = append(pos, r.ID)
+					continue
+				}
+				negatives++
+				n.send(from, m.Type, r.Packet)
+				if sent += len(r.Packet); sent >= limit {
 					break
 				}
 			}
 			clear(recs)
 			n.s.recs = recs[:0]
 		}
-		if done {
+		if sent >= limit {
 			break
 		}
 	}
-	n.obs.SyncAnswered(c.cid, requester, pos, negatives)
-	n.s.ids = pos[:0]
+	n.s.pos.ids, n.s.pos.whole = pos, nil
+	n.obs.SyncAnswered(c.cid, requester, n.s.seq, negatives)
+	n.s.pos.ids = pos[:0]
+}
+
+// positives are the packets a sync answer found in the requester's
+// filter: the IDs listed, or every synced packet of a community whose
+// answer the filter memo gave.
+type positives struct {
+	ids   []uint64
+	whole *Community
+	dig   []DigestEntry
+}
+
+// all yields the positives' IDs.
+func (p *positives) all(yield func(uint64) bool) {
+	if c := p.whole; c != nil {
+		ds := c.store.(DigestScanner)
+		for _, m := range c.def.synced {
+			p.dig = ds.AppendDigests(p.dig[:0], m.Type, 0, maxGT)
+			for _, d := range p.dig {
+				if !yield(d.ID) {
+					return
+				}
+			}
+		}
+		return
+	}
+	for _, id := range p.ids {
+		if !yield(id) {
+			return
+		}
+	}
+}
+
+// answerCovered reports whether the request's filter f shows every synced
+// packet the community holds, all of them being in the requested range,
+// as the filter memo can tell without testing each: the community's own
+// filter of f's size, functions and prefix is known and f covers it.
+func (c *Community) answerCovered(f *syncFilter, lo, hi, mod uint64, low func(*Meta) uint64) bool {
+	if mod != 1 {
+		return false
+	}
+	memo, key, ok := c.syncContent()
+	if !ok || key.count == 0 {
+		return false
+	}
+	for _, m := range c.def.synced {
+		if m.Direction == Random {
+			return false // the answer would draw its shuffle
+		}
+		if sp := memo.span(m.Type); sp.count > 0 && (sp.lo < low(m) || sp.hi > hi) {
+			return false
+		}
+	}
+	key.m, key.k, key.prefix = uint32(f.m), uint8(f.k), f.prefix
+	w := memo.memoFilter(key)
+	return w != nil && f.covers(w)
 }

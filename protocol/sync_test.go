@@ -515,6 +515,7 @@ func TestBadMessages(t *testing.T) {
 		{"global time far in the future", future, wire.ReasonFutureGlobalTime},
 		{"truncated payload", truncated, wire.ReasonTruncated},
 		{"sequence number 0", seqZero, wire.ReasonBadSequence},
+		{"the receiver's own member", msg(p.other, tFullSync, 13, 0, "mine"), wire.ReasonOwnMember},
 	}
 	p.give(p.other, p.node, good)
 	for _, tc := range tests {
@@ -736,13 +737,13 @@ func TestFilterWire(t *testing.T) {
 	if len(b) != 128 {
 		t.Fatalf("%d bytes, want 128", len(b))
 	}
-	g, _ := readFilter(nil, b, 1024, 7, 9)
+	g := readFilter(b, 1024, 7, 9)
 	for i := 0; i < 50; i++ {
 		if !g.test(uint64(i) * 0x9E3779B97F4A7C15) {
 			t.Fatalf("key %d lost on the wire", i)
 		}
 	}
-	h, _ := readFilter(nil, b, 1024, 7, 10)
+	h := readFilter(b, 1024, 7, 10)
 	miss := 0
 	for i := 0; i < 50; i++ {
 		if !h.test(uint64(i) * 0x9E3779B97F4A7C15) {

@@ -9,6 +9,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"iter"
 	"net/netip"
 	"runtime"
 	"runtime/metrics"
@@ -227,6 +228,7 @@ func (r *run) build(scheme protocol.Scheme) error {
 			st := protocol.NewMemStore(r.sync.pool)
 			r.sync.stores[i] = st
 			r.sync.keyIx[string(key.Public())] = int32(i)
+			r.sync.profile(name).peers++
 			opts.OpenStore = func(wire.CID) (protocol.Store, error) { return st, nil }
 		}
 		if !isTracker {
@@ -289,7 +291,7 @@ func (o *observer) Introducing(_ wire.CID, requester, introduced netip.AddrPort)
 
 func (o *observer) ConnTypeChanged(wire.ConnType) {}
 
-func (o *observer) MessageStored(_ wire.CID, rec *protocol.Record) { o.r.sync.stored(o.r, rec) }
+func (o *observer) MessageStored(_ wire.CID, rec *protocol.Record) { o.r.sync.stored(o.r, o.n, rec) }
 
 func (o *observer) DirectReceived(wire.CID, wire.Type, []byte) {}
 
@@ -300,7 +302,7 @@ func (o *observer) SyncRequested(_ wire.CID, size int) {
 	st.filterB += int64(size - wire.SyncHeaderLen)
 }
 
-func (o *observer) SyncAnswered(_ wire.CID, requester []byte, positives []uint64, negatives int) {
+func (o *observer) SyncAnswered(_ wire.CID, requester []byte, positives iter.Seq[uint64], negatives int) {
 	o.r.sync.answered(o.r, requester, positives, negatives)
 }
 

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"fmt"
+	"iter"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -37,7 +38,7 @@ type SyncSummary struct {
 	MeanMessageBytes float64 `json:"mean_message_bytes"`
 	// BloomFalsePositiveRate is the share of the packets a responder found
 	// in a requester's filter that the requester did not hold, among all
-	// packets it did not hold (measured on up to 1,000 sampled requesters).
+	// packets it did not hold (measured on about 250 sampled requesters).
 	BloomFalsePositiveRate float64 `json:"bloom_false_positive_rate"`
 	// BloomConfiguredRate is the filters' design false-positive rate.
 	BloomConfiguredRate float64 `json:"bloom_configured_rate"`
@@ -51,6 +52,9 @@ type SyncSummary struct {
 	// every peer ends holding exactly the newest HistorySize messages of
 	// every member that published; null without last-sync types.
 	LastSyncExact *bool `json:"last_sync_exact"`
+	// ByProfile gives, per NAT profile of the peers, the same convergence
+	// and coverage figures over that profile's peers.
+	ByProfile map[string]ProfileSync `json:"by_profile"`
 	// CoverageSeries is the coverage per second of virtual time since the
 	// first publish (written as coverage.csv, not in the JSON).
 	CoverageSeries []float64 `json:"-"`
@@ -64,6 +68,43 @@ type Convergence struct {
 	T100 *float64 `json:"t100"`
 }
 
+// ProfileSync is the convergence of the peers of one NAT profile.
+type ProfileSync struct {
+	// Peers is how many peers have the profile.
+	Peers int `json:"peers"`
+	// Convergence is over the (peer of the profile, message) pairs.
+	Convergence Convergence `json:"convergence"`
+	// Coverage is the fraction of those pairs stored at the end.
+	Coverage float64 `json:"coverage"`
+}
+
+// coverage counts stored (peer, message) pairs against a total and notes
+// when the thresholds were passed.
+type coverage struct {
+	peers int
+	pairs int64
+	times [4]*float64 // t50 t90 t99 t100
+}
+
+var thresholds = [4]float64{0.5, 0.9, 0.99, 1}
+
+func (c *coverage) add(total int64, since time.Duration) {
+	c.pairs++
+	if total == 0 {
+		return
+	}
+	for i, q := range thresholds {
+		if c.times[i] == nil && float64(c.pairs) >= math.Ceil(q*float64(total)) {
+			v := since.Seconds()
+			c.times[i] = &v
+		}
+	}
+}
+
+func (c *coverage) convergence() Convergence {
+	return Convergence{T50: c.times[0], T90: c.times[1], T99: c.times[2], T100: c.times[3]}
+}
+
 // syncState is the run's view of synchronisation.
 type syncState struct {
 	def        *protocol.Definition
@@ -75,15 +116,15 @@ type syncState struct {
 	msgBytes   int64
 	first      time.Duration // virtual time of the first publish
 	started    bool
-	pairs      int64       // (node, message) pairs stored
-	perSecond  []int64     // pairs stored per second since first
-	times      [4]*float64 // t50 t90 t99 t100
-	syncBytes  int64       // sync blocks
-	requests   int64       // requests with a sync block
-	filterB    int64       // filter bytes
-	fpSample   int         // requesters with index % fpSample == 0 are checked
-	fp, tested int64       // bloom measurement
-	lastSync   bool        // the definition has last-sync types
+	all        coverage             // (peer, message) pairs stored
+	byProfile  map[string]*coverage // the same per NAT profile
+	perSecond  []int64              // pairs stored per second since first
+	syncBytes  int64                // sync blocks
+	requests   int64                // requests with a sync block
+	filterB    int64                // filter bytes
+	fpSample   int                  // requesters with index % fpSample == 0 are checked
+	fp, tested int64                // bloom measurement
+	lastSync   bool                 // the definition has last-sync types
 	publisher  map[protocol.MemberID]bool
 }
 
@@ -122,13 +163,24 @@ func definition(c scenarios.Community) (*protocol.Definition, error) {
 
 func newSyncState(def *protocol.Definition, nodes, peers int) *syncState {
 	st := &syncState{def: def, pool: protocol.NewPool(), stores: make([]*protocol.MemStore, nodes),
-		keyIx: make(map[string]int32, nodes), fpSample: max(1, peers/1000), publisher: map[protocol.MemberID]bool{}}
+		keyIx: make(map[string]int32, nodes), fpSample: max(1, peers/250), publisher: map[protocol.MemberID]bool{},
+		byProfile: map[string]*coverage{}}
 	for _, m := range def.Metas() {
 		if m.Distribution == protocol.LastSync {
 			st.lastSync = true
 		}
 	}
 	return st
+}
+
+// profile returns the coverage of the peers of NAT profile name.
+func (st *syncState) profile(name string) *coverage {
+	c := st.byProfile[name]
+	if c == nil {
+		c = &coverage{}
+		st.byProfile[name] = c
+	}
+	return c
 }
 
 // schedule queues the workload's publications on the network.
@@ -163,7 +215,7 @@ func (r *run) schedule() error {
 				if c := nd.node.Community(cid); c != nil {
 					rec, err := c.Publish(name, payload)
 					if err == nil {
-						r.sync.publish(r, &rec)
+						r.sync.publish(r, nd, &rec)
 					}
 				}
 			})
@@ -182,7 +234,7 @@ func fillPayload(b []byte, rng *rand.Rand) {
 }
 
 // published registers a message the workload created.
-func (st *syncState) publish(r *run, rec *protocol.Record) {
+func (st *syncState) publish(r *run, nd *node, rec *protocol.Record) {
 	if rec.ID == 0 {
 		return // direct: not stored, not measured
 	}
@@ -197,37 +249,34 @@ func (st *syncState) publish(r *run, rec *protocol.Record) {
 	st.msgOf[rec.ID] = int32(st.published)
 	st.msgBytes += int64(len(rec.Packet))
 	st.publisher[rec.Member] = true
-	st.count(r, now) // the publisher holds it
+	st.count(r, nd, now) // the publisher holds it
 }
 
-// stored counts a stored packet if the workload published it.
-func (st *syncState) stored(r *run, rec *protocol.Record) {
+// stored counts a packet nd stored if the workload published it.
+func (st *syncState) stored(r *run, nd *node, rec *protocol.Record) {
 	if rec.ID < uint64(len(st.msgOf)) && st.msgOf[rec.ID] != 0 {
-		st.count(r, r.net.Now())
+		st.count(r, nd, r.net.Now())
 	}
 }
 
-func (st *syncState) count(r *run, now time.Duration) {
-	st.pairs++
+// count counts a published message stored by nd (nil: not a peer).
+func (st *syncState) count(r *run, nd *node, now time.Duration) {
+	if nd == nil || nd.tracker {
+		return
+	}
 	sec := int((now - st.first) / time.Second)
 	for len(st.perSecond) <= sec {
 		st.perSecond = append(st.perSecond, 0)
 	}
 	st.perSecond[sec]++
 	// thresholds against everything the workload will publish
-	total := int64(r.workloadTotal) * int64(len(r.peers))
-	if total == 0 {
-		return
-	}
-	for i, q := range [4]float64{0.5, 0.9, 0.99, 1} {
-		if st.times[i] == nil && float64(st.pairs) >= math.Ceil(q*float64(total)) {
-			v := (now - st.first).Seconds()
-			st.times[i] = &v
-		}
-	}
+	since := now - st.first
+	st.all.add(int64(r.workloadTotal)*int64(len(r.peers)), since)
+	pc := st.byProfile[nd.profile]
+	pc.add(int64(r.workloadTotal)*int64(pc.peers), since)
 }
 
-func (st *syncState) answered(r *run, requester []byte, positives []uint64, negatives int) {
+func (st *syncState) answered(r *run, requester []byte, positives iter.Seq[uint64], negatives int) {
 	ix, ok := st.keyIx[string(requester)]
 	if !ok || int(ix)%st.fpSample != 0 {
 		return
@@ -237,7 +286,7 @@ func (st *syncState) answered(r *run, requester []byte, positives []uint64, nega
 		return
 	}
 	var fp int64
-	for _, id := range positives {
+	for id := range positives {
 		if !s.HasID(id) {
 			fp++
 		}
@@ -250,11 +299,19 @@ func (r *run) syncSummary() SyncSummary {
 	st := r.sync
 	ss := SyncSummary{Messages: st.published, BloomConfiguredRate: r.cfg.SyncBloomErrorRate,
 		SyncRequests: st.requests, BloomTested: st.tested}
-	ss.Convergence = Convergence{T50: st.times[0], T90: st.times[1], T99: st.times[2], T100: st.times[3]}
+	ss.Convergence = st.all.convergence()
 	peers := int64(len(r.peers))
 	total := int64(r.workloadTotal) * peers
 	if total > 0 {
-		ss.Coverage = float64(st.pairs) / float64(total)
+		ss.Coverage = float64(st.all.pairs) / float64(total)
+	}
+	ss.ByProfile = map[string]ProfileSync{}
+	for name, pc := range st.byProfile {
+		ps := ProfileSync{Peers: pc.peers, Convergence: pc.convergence()}
+		if t := int64(r.workloadTotal) * int64(pc.peers); t > 0 {
+			ps.Coverage = float64(pc.pairs) / float64(t)
+		}
+		ss.ByProfile[name] = ps
 	}
 	var bytes int64 = st.syncBytes
 	for t := range r.sentB {

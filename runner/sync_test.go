@@ -59,6 +59,17 @@ workload:
 	if ss.Coverage < 0.999 {
 		t.Fatalf("coverage %.4f at the end, want >= 0.999", ss.Coverage)
 	}
+	sym, ok := ss.ByProfile["symmetric"]
+	if !ok || sym.Peers == 0 || sym.Coverage < 0.999 || sym.Convergence.T99 == nil {
+		t.Fatalf("symmetric-NAT peers: %+v, want coverage >= 0.999 and t99 reached", sym)
+	}
+	peers := 0
+	for _, ps := range ss.ByProfile {
+		peers += ps.Peers
+	}
+	if peers != 500 {
+		t.Fatalf("profiles cover %d peers, want 500", peers)
+	}
 	if ss.BloomTested == 0 || ss.BloomFalsePositiveRate > 1.25*ss.BloomConfiguredRate {
 		t.Fatalf("bloom false-positive rate %.4f on %d, configured %.4f", ss.BloomFalsePositiveRate, ss.BloomTested, ss.BloomConfiguredRate)
 	}

@@ -12,10 +12,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime/debug"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -178,10 +180,15 @@ func printSummary(w io.Writer, s *runner.Summary) {
 			[]string{"sync: duplicate deliveries", strconv.FormatInt(ss.DuplicateDeliveries, 10)},
 			[]string{"sync: bloom false positives (configured)", fmt.Sprintf("%.4f (%.4f) on %d", ss.BloomFalsePositiveRate, ss.BloomConfiguredRate, ss.BloomTested)},
 		)
+		if len(ss.ByProfile) > 1 {
+			for _, name := range slices.Sorted(maps.Keys(ss.ByProfile)) {
+				ps := ss.ByProfile[name]
+				rows = append(rows, []string{"sync: " + name + " t99 / t100 (coverage)", fmt.Sprintf("%s / %s (%.6f)",
+					secs(ps.Convergence.T99), secs(ps.Convergence.T100), ps.Coverage)})
+			}
+		}
 	}
 	rows = append(rows, []string{"trace hash", s.TraceHash})
-	{
-	}
 	_ = t.Bulk(rows)
 	_ = t.Render()
 

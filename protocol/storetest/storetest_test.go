@@ -47,6 +47,7 @@ var bugs = []string{
 	"scan-max-hi-empty",
 	"scan-ignores-stop",
 	"scan-tie-order-flips",
+	"scan-tie-order-reversed",
 	"scan-shared-record",
 	"scanmember-descending",
 	"scanmember-stale",
@@ -120,7 +121,7 @@ func (b *broken) Scan(meta wire.Type, lo, hi uint64, desc bool, fn func(*protoco
 	case "scan-ignores-stop":
 		b.Store.Scan(meta, lo, hi, desc, func(r *protocol.Record) bool { fn(r); return true })
 		return
-	case "scan-tie-order-flips":
+	case "scan-tie-order-flips", "scan-tie-order-reversed":
 		var rs []protocol.Record
 		b.Store.Scan(meta, lo, hi, desc, func(r *protocol.Record) bool {
 			c := *r
@@ -128,7 +129,7 @@ func (b *broken) Scan(meta wire.Type, lo, hi uint64, desc bool, fn func(*protoco
 			rs = append(rs, c)
 			return true
 		})
-		if b.flip {
+		if b.flip || b.bug == "scan-tie-order-reversed" { // reversed: a fixed order, but not by member id
 			for i := 0; i < len(rs); {
 				j := i
 				for j < len(rs) && rs[j].GlobalTime == rs[i].GlobalTime {
