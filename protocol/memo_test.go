@@ -209,7 +209,12 @@ func BenchmarkSyncAnswer(b *testing.B) {
 		wrap func(*MemStore) Store
 	}{
 		{"memo", func(s *MemStore) Store { return s }},
-		{"digest-scan", func(s *MemStore) Store { return struct{ DigestScanner; Store }{s, s} }},
+		{"digest-scan", func(s *MemStore) Store {
+			return struct {
+				DigestScanner
+				Store
+			}{s, s}
+		}},
 		{"scan", func(s *MemStore) Store { return plainStore{s} }},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
