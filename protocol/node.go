@@ -38,12 +38,9 @@ type Observer interface {
 	// SyncRequested is called when an introduction-request carries a sync
 	// block of size bytes (header and filter).
 	SyncRequested(cid wire.CID, size int)
-	// SyncAnswered is called after the node answered the sync block of the
-	// member with key requester: positives yields the IDs of the packets in
-	// the requested range that the filter showed (and that were not sent),
-	// negatives is how many were sent. positives is valid only during the
-	// call; not ranging over it costs nothing.
-	SyncAnswered(cid wire.CID, requester []byte, positives iter.Seq[uint64], negatives int)
+	// SyncAnswered is called after the node answered a sync block; a is
+	// valid only during the call.
+	SyncAnswered(cid wire.CID, a *SyncAnswer)
 }
 
 // NopObserver ignores every event. Embed it to implement only some methods.
@@ -74,7 +71,7 @@ func (NopObserver) DirectReceived(wire.CID, wire.Type, []byte) {}
 func (NopObserver) SyncRequested(wire.CID, int) {}
 
 // SyncAnswered implements Observer.
-func (NopObserver) SyncAnswered(wire.CID, []byte, iter.Seq[uint64], int) {}
+func (NopObserver) SyncAnswered(wire.CID, *SyncAnswer) {}
 
 var _ Observer = NopObserver{}
 
@@ -120,6 +117,8 @@ type Scratch struct {
 	dig  []DigestEntry
 	pos  positives        // the packets the answered filter showed
 	seq  iter.Seq[uint64] // pos.all, made once
+	ans  SyncAnswer       // what the observer is told of the answer
+	negs []uint64         // the packets the answered filter did not show
 	put  Record           // the record being stored by onMessage
 	gts  []uint64
 	sel  []selItem

@@ -1,7 +1,9 @@
 package protocol
 
 import (
+	"iter"
 	"math"
+	"math/bits"
 	"net/netip"
 	"slices"
 
@@ -419,13 +421,14 @@ func (c *Community) answerSync(from netip.AddrPort, requester []byte, s *wire.Sy
 	}
 	if c.answerCovered(f, lo, hi, mod, low) {
 		n.s.pos.ids, n.s.pos.whole = n.s.pos.ids[:0], c
-		n.obs.SyncAnswered(c.cid, requester, n.s.seq, 0)
+		n.s.ans = SyncAnswer{Requester: requester, positives: n.s.seq, filter: f, lo: s.TimeLow, hi: s.TimeHigh}
+		n.obs.SyncAnswered(c.cid, &n.s.ans)
 		n.s.pos.whole = nil
 		return
 	}
 	limit := n.cfg.SyncResponseLimit
-	sent, negatives := 0, 0
-	pos := n.s.pos.ids[:0]
+	sent := 0
+	pos, negs := n.s.pos.ids[:0], n.s.negs[:0]
 	ds, fast := c.store.(DigestScanner)
 	for _, m := range c.def.synced {
 		low := low(m)
@@ -447,7 +450,7 @@ func (c *Community) answerSync(from netip.AddrPort, requester []byte, s *wire.Sy
 					pos = append(pos, d.ID)
 					continue
 				}
-				negatives++
+				negs = append(negs, d.ID)
 				pkt := ds.PacketOf(d.ID)
 				n.send(from, m.Type, pkt)
 				if sent += len(pkt); sent >= limit {
@@ -473,7 +476,7 @@ func (c *Community) answerSync(from netip.AddrPort, requester []byte, s *wire.Sy
 					pos = append(pos, r.ID)
 					continue
 				}
-				negatives++
+				negs = append(negs, r.ID)
 				n.send(from, m.Type, r.Packet)
 				if sent += len(r.Packet); sent >= limit {
 					break
@@ -487,8 +490,46 @@ func (c *Community) answerSync(from netip.AddrPort, requester []byte, s *wire.Sy
 		}
 	}
 	n.s.pos.ids, n.s.pos.whole = pos, nil
-	n.obs.SyncAnswered(c.cid, requester, n.s.seq, negatives)
+	n.s.ans = SyncAnswer{Requester: requester, Sent: negs, positives: n.s.seq, filter: f, lo: s.TimeLow, hi: s.TimeHigh}
+	n.obs.SyncAnswered(c.cid, &n.s.ans)
+	n.s.negs = negs[:0]
 	n.s.pos.ids = pos[:0]
+}
+
+// SyncAnswer describes how a node answered one sync block.
+type SyncAnswer struct {
+	// Requester is the public key of the node that sent the block.
+	Requester []byte
+	// Sent are the IDs of the packets in the requested range that the
+	// filter did not show, which were sent (up to the response limit).
+	Sent      []uint64
+	positives iter.Seq[uint64]
+	filter    *syncFilter
+	lo, hi    uint64
+}
+
+// Positives yields the IDs of the packets in the requested range that the
+// filter showed, and that were therefore not sent. Not ranging over it
+// costs nothing.
+func (a *SyncAnswer) Positives() iter.Seq[uint64] { return a.positives }
+
+// FilterID names the filter: its size, functions, prefix and range. A
+// requester's cached filter keeps its name while packets are added to it,
+// and filters built anew differ by prefix but for a 1 in 256 chance.
+func (a *SyncAnswer) FilterID() uint64 {
+	f := a.filter
+	return mix64(mix64(mix64(f.m<<16|uint64(f.k)<<8|uint64(f.prefix))^a.lo) ^ a.hi)
+}
+
+// FilterFalsePositiveRate is the probability that a packet the requester
+// does not hold shows in its filter: (set bits / bits)^k, the exact rate
+// of a filter whose k positions per key are uniform.
+func (a *SyncAnswer) FilterFalsePositiveRate() float64 {
+	set := 0
+	for _, w := range a.filter.words {
+		set += bits.OnesCount64(w)
+	}
+	return math.Pow(float64(set)/float64(a.filter.m), float64(a.filter.k))
 }
 
 // positives are the packets a sync answer found in the requester's

@@ -705,11 +705,13 @@ func TestFilterFalsePositiveRate(t *testing.T) {
 		t.Fatalf("capacity %d k %d, want 1048 and 7", capacity, k)
 	}
 	fp, tests := 0, 0
+	fill := 0.0 // the rate each filter's fill predicts
 	for prefix := 0; prefix < 20; prefix++ {
 		f := newSyncFilter(cfg.SyncBloomBits, k, uint8(prefix))
 		for i := 0; i < capacity; i++ {
 			f.add(PacketDigest([]byte{byte(prefix), byte(i), byte(i >> 8), 1}))
 		}
+		fill += (&SyncAnswer{filter: f}).FilterFalsePositiveRate() / 20
 		for i := 0; i < 10000; i++ {
 			tests++
 			if f.test(PacketDigest([]byte{byte(prefix), byte(i), byte(i >> 8), 2})) {
@@ -720,6 +722,9 @@ func TestFilterFalsePositiveRate(t *testing.T) {
 	rate := float64(fp) / float64(tests)
 	if rate < 0.75*cfg.SyncBloomErrorRate || rate > 1.25*cfg.SyncBloomErrorRate {
 		t.Fatalf("false-positive rate %.4f, want %.4f ± 25%%", rate, cfg.SyncBloomErrorRate)
+	}
+	if fill < 0.8*rate || fill > 1.25*rate {
+		t.Fatalf("the filters' fill predicts %.4f, measured %.4f", fill, rate)
 	}
 	if exp := expectedFPRate(cfg.SyncBloomBits, k, capacity); exp < 0.008 || exp > 0.0105 {
 		t.Fatalf("expected rate %.4f at capacity", exp)

@@ -9,7 +9,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"iter"
 	"net/netip"
 	"runtime"
 	"runtime/metrics"
@@ -302,8 +301,8 @@ func (o *observer) SyncRequested(_ wire.CID, size int) {
 	st.filterB += int64(size - wire.SyncHeaderLen)
 }
 
-func (o *observer) SyncAnswered(_ wire.CID, requester []byte, positives iter.Seq[uint64], negatives int) {
-	o.r.sync.answered(o.r, requester, positives, negatives)
+func (o *observer) SyncAnswered(_ wire.CID, a *protocol.SyncAnswer) {
+	o.r.sync.answered(a)
 }
 
 // heapBytes returns the bytes of live and not-yet-swept heap objects.

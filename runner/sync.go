@@ -2,7 +2,6 @@ package runner
 
 import (
 	"fmt"
-	"iter"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -38,11 +37,19 @@ type SyncSummary struct {
 	MeanMessageBytes float64 `json:"mean_message_bytes"`
 	// BloomFalsePositiveRate is the share of the packets a responder found
 	// in a requester's filter that the requester did not hold, among all
-	// packets it did not hold (measured on about 250 sampled requesters).
+	// packets it did not hold, each (filter, packet) pair counted once
+	// (measured on about 250 sampled requesters).
 	BloomFalsePositiveRate float64 `json:"bloom_false_positive_rate"`
-	// BloomConfiguredRate is the filters' design false-positive rate.
+	// BloomExpectedRate is the false-positive rate the filters' fill
+	// predicts for the same packets: the mean of (set bits / bits)^k of
+	// the filter each was tested against. Filters below capacity have a
+	// rate below the design rate.
+	BloomExpectedRate float64 `json:"bloom_expected_rate"`
+	// BloomConfiguredRate is the filters' design false-positive rate, at
+	// capacity.
 	BloomConfiguredRate float64 `json:"bloom_configured_rate"`
-	// BloomTested is how many absent packets the rate was measured on.
+	// BloomTested is how many (filter, absent packet) pairs the rate was
+	// measured on.
 	BloomTested int64 `json:"bloom_tested"`
 	// SyncRequests counts introduction-requests that carried a sync block.
 	SyncRequests int64 `json:"sync_requests"`
@@ -116,15 +123,17 @@ type syncState struct {
 	msgBytes   int64
 	first      time.Duration // virtual time of the first publish
 	started    bool
-	all        coverage             // (peer, message) pairs stored
-	byProfile  map[string]*coverage // the same per NAT profile
-	perSecond  []int64              // pairs stored per second since first
-	syncBytes  int64                // sync blocks
-	requests   int64                // requests with a sync block
-	filterB    int64                // filter bytes
-	fpSample   int                  // requesters with index % fpSample == 0 are checked
-	fp, tested int64                // bloom measurement
-	lastSync   bool                 // the definition has last-sync types
+	all        coverage               // (peer, message) pairs stored
+	byProfile  map[string]*coverage   // the same per NAT profile
+	perSecond  []int64                // pairs stored per second since first
+	syncBytes  int64                  // sync blocks
+	requests   int64                  // requests with a sync block
+	filterB    int64                  // filter bytes
+	fpSample   int                    // requesters with index % fpSample == 0 are checked
+	fp, tested int64                  // bloom measurement
+	fpSeen     map[[2]uint64]struct{} // (filter, packet ID) pairs counted
+	fpExpected float64                // sum over tested packets of their filter's false-positive rate
+	lastSync   bool                   // the definition has last-sync types
 	publisher  map[protocol.MemberID]bool
 }
 
@@ -164,7 +173,7 @@ func definition(c scenarios.Community) (*protocol.Definition, error) {
 func newSyncState(def *protocol.Definition, nodes, peers int) *syncState {
 	st := &syncState{def: def, pool: protocol.NewPool(), stores: make([]*protocol.MemStore, nodes),
 		keyIx: make(map[string]int32, nodes), fpSample: max(1, peers/250), publisher: map[protocol.MemberID]bool{},
-		byProfile: map[string]*coverage{}}
+		byProfile: map[string]*coverage{}, fpSeen: map[[2]uint64]struct{}{}}
 	for _, m := range def.Metas() {
 		if m.Distribution == protocol.LastSync {
 			st.lastSync = true
@@ -276,8 +285,8 @@ func (st *syncState) count(r *run, nd *node, now time.Duration) {
 	pc.add(int64(r.workloadTotal)*int64(pc.peers), since)
 }
 
-func (st *syncState) answered(r *run, requester []byte, positives iter.Seq[uint64], negatives int) {
-	ix, ok := st.keyIx[string(requester)]
+func (st *syncState) answered(a *protocol.SyncAnswer) {
+	ix, ok := st.keyIx[string(a.Requester)]
 	if !ok || int(ix)%st.fpSample != 0 {
 		return
 	}
@@ -285,14 +294,34 @@ func (st *syncState) answered(r *run, requester []byte, positives iter.Seq[uint6
 	if s == nil {
 		return
 	}
-	var fp int64
-	for id := range positives {
-		if !s.HasID(id) {
-			fp++
+	// Each (filter, absent packet) pair counts once: a requester reuses
+	// and grows a filter that brought packets, and a packet its filter
+	// shows by mistake stays absent and shown, so counting every answer
+	// would count the same false positive again and again.
+	fd := a.FilterID()
+	rate := a.FilterFalsePositiveRate()
+	absent := func(id uint64, shown bool) {
+		k := [2]uint64{fd, id}
+		if _, dup := st.fpSeen[k]; dup {
+			return
+		}
+		st.fpSeen[k] = struct{}{}
+		st.tested++
+		st.fpExpected += rate
+		if shown {
+			st.fp++
 		}
 	}
-	st.fp += fp
-	st.tested += fp + int64(negatives)
+	for id := range a.Positives() {
+		if !s.HasID(id) {
+			absent(id, true)
+		}
+	}
+	for _, id := range a.Sent {
+		if !s.HasID(id) {
+			absent(id, false)
+		}
+	}
 }
 
 func (r *run) syncSummary() SyncSummary {
@@ -332,6 +361,7 @@ func (r *run) syncSummary() SyncSummary {
 	}
 	if st.tested > 0 {
 		ss.BloomFalsePositiveRate = float64(st.fp) / float64(st.tested)
+		ss.BloomExpectedRate = st.fpExpected / float64(st.tested)
 	}
 	if st.requests > 0 {
 		ss.MeanFilterBytes = float64(st.filterB) / float64(st.requests)

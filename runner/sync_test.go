@@ -45,7 +45,7 @@ func TestSyncManyMessages(t *testing.T) {
 duration: 6m
 nodes: 500
 crypto: fast
-protocol: {sync_skip: false, eager_puncture: true}
+protocol: {sync_skip: false, eager_puncture: true, sync_bloom_fit: true}
 `+walkerMix+`
 workload:
   - at: 30s
@@ -72,6 +72,11 @@ workload:
 	}
 	if ss.BloomTested == 0 || ss.BloomFalsePositiveRate > 1.25*ss.BloomConfiguredRate {
 		t.Fatalf("bloom false-positive rate %.4f on %d, configured %.4f", ss.BloomFalsePositiveRate, ss.BloomTested, ss.BloomConfiguredRate)
+	}
+	if e := ss.BloomExpectedRate; e <= 0 || e > ss.BloomConfiguredRate ||
+		ss.BloomFalsePositiveRate < 0.75*e || ss.BloomFalsePositiveRate > 1.25*e {
+		t.Fatalf("bloom false-positive rate %.4f on %d, the filters' fill predicts %.4f (within 25 %%)",
+			ss.BloomFalsePositiveRate, ss.BloomTested, e)
 	}
 }
 
