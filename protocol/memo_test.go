@@ -25,29 +25,19 @@ func syncRun(t *testing.T, metas []Meta, fit, plain bool) ([]sentPacket, []*Comm
 	}
 	f := newFakeNet()
 	f.keep = true
-	tracker := ap("20.0.0.254:6421")
-	f.addNode(t, tracker, func(o *Options) { o.Tracker = true })
 	var pool *Pool
 	if !plain {
 		pool = NewPool()
 	}
-	var cs []*Community
-	for i := 0; i < 20; i++ {
-		a := netip.AddrPortFrom(netip.AddrFrom4([4]byte{20, 0, 1, byte(i + 1)}), 7759)
-		n := f.addNode(t, a, func(o *Options) {
-			o.Trackers = []netip.AddrPort{tracker}
-			o.Definition = def
-			o.Config.SyncSkip = false
-			o.Config.SyncBloomFit = fit
-			o.OpenStore = func(wire.CID) (Store, error) {
-				if plain {
-					return plainStore{NewMemStore(nil)}, nil
-				}
-				return NewMemStore(pool), nil
+	cs := walkingNodes(t, f, 20, def, func(o *Options) {
+		o.Config.SyncBloomFit = fit
+		o.OpenStore = func(wire.CID) (Store, error) {
+			if plain {
+				return plainStore{NewMemStore(nil)}, nil
 			}
-		})
-		cs = append(cs, mustJoin(n))
-	}
+			return NewMemStore(pool), nil
+		}
+	})
 	f.run(Time(30 * time.Second))
 	for i := 0; i < 40; i++ {
 		m := metas[i%len(metas)]

@@ -625,28 +625,39 @@ func TestPublishForward(t *testing.T) {
 	}
 }
 
+// walkingNodes adds a tracker and n nodes of def that walk with the skip
+// curve off, each further set up by mod (if not nil), and joins them.
+func walkingNodes(t *testing.T, f *fakeNet, n int, def *Definition, mod func(*Options)) []*Community {
+	t.Helper()
+	tracker := ap("20.0.0.254:6421")
+	f.addNode(t, tracker, func(o *Options) { o.Tracker = true })
+	var cs []*Community
+	for i := 0; i < n; i++ {
+		a := netip.AddrPortFrom(netip.AddrFrom4([4]byte{20, 0, 1, byte(i + 1)}), 7759)
+		nd := f.addNode(t, a, func(o *Options) {
+			o.Trackers = []netip.AddrPort{tracker}
+			o.Definition = def
+			o.Config.SyncSkip = false
+			if mod != nil {
+				mod(o)
+			}
+		})
+		cs = append(cs, mustJoin(nd))
+	}
+	return cs
+}
+
 // TestSyncConvergence: 20 walking nodes; a message published by one
 // reaches all through pulls alone (node count 0). The skip curve is off:
 // after a minute of nothing to sync it would skip 90 % of the pulls
 // (TestSkipCurve).
 func TestSyncConvergence(t *testing.T) {
-	f := newFakeNet()
-	tracker := ap("20.0.0.254:6421")
-	f.addNode(t, tracker, func(o *Options) { o.Tracker = true })
 	def, err := NewDefinition([]Meta{{Name: "text", Type: 1, Distribution: FullSync, Priority: 128, Destination: ToCommunity}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var cs []*Community
-	for i := 0; i < 20; i++ {
-		a := netip.AddrPortFrom(netip.AddrFrom4([4]byte{20, 0, 1, byte(i + 1)}), 7759)
-		n := f.addNode(t, a, func(o *Options) {
-			o.Trackers = []netip.AddrPort{tracker}
-			o.Definition = def
-			o.Config.SyncSkip = false
-		})
-		cs = append(cs, mustJoin(n))
-	}
+	f := newFakeNet()
+	cs := walkingNodes(t, f, 20, def, nil)
 	f.run(Time(60 * time.Second))
 	if _, err := cs[0].Publish("text", []byte("hello")); err != nil {
 		t.Fatal(err)
