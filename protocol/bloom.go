@@ -15,18 +15,18 @@ import (
 // and reduce each position with a division. A responder tests every packet
 // in the requested range against the requester's filter, about 10^9 tests
 // in a 100,000-node run, so the keys are hashed once (PacketDigest, kept by
-// the store) and a filter only mixes the digest with its salt (two rounds
-// of the splitmix64 finaliser), derives its k positions by double hashing
-// (Kirsch and Mitzenmacher) and maps each onto [0, m) with a multiply-high
-// (Lemire's fast range) instead of a division. The bits live in the
-// library's bitset. BenchmarkFilterTest measures both ways.
+// the store) and a filter only mixes the digest with its salt: each of the
+// k positions is one splitmix64 output (see add), mapped onto [0, m) with a
+// multiply-high (Lemire's fast range) instead of a division, and a test
+// stops at the first clear bit. The bits live in the library's bitset.
+// BenchmarkFilterTest measures both ways.
 type syncFilter struct {
 	f      *bloom.BloomFilter
 	words  []uint64
 	m      uint64
 	k      int
 	prefix uint8
-	s1, s2 uint64
+	s1     uint64 // the salt, from the prefix
 }
 
 // filterParams returns Dispersy's bloom parameters for m bits at error rate
@@ -64,8 +64,7 @@ func (f *syncFilter) reset(m, k int, prefix uint8) {
 		clear(f.words)
 	}
 	f.m, f.k, f.prefix = uint64(m), k, prefix
-	f.s1 = mix64(uint64(prefix)*0x9E3779B97F4A7C15 + 0x632BE59BD9B4E019)
-	f.s2 = mix64(uint64(prefix)*0xC2B2AE3D27D4EB4F + 0x165667B19E3779F9)
+	f.s1 = mix64(uint64(prefix)*golden + 0x632BE59BD9B4E019)
 }
 
 // mix64 is the splitmix64 finaliser.
@@ -77,29 +76,36 @@ func mix64(x uint64) uint64 {
 	return x ^ x>>31
 }
 
-func (f *syncFilter) hashes(digest uint64) (h1, h2 uint64) {
-	return mix64(digest ^ f.s1), mix64(digest^f.s2) | 1
-}
+// golden is splitmix64's increment, 2^64 / φ.
+const golden = 0x9E3779B97F4A7C15
 
+// add sets the key's k positions. Position i is the splitmix64 output for
+// the state digest ^ salt + (i+1)·golden, mapped onto [0, m): the k
+// positions are independent and uniform, so a filter with s of m bits set
+// shows an absent key with probability exactly (s/m)^k. Double hashing
+// (h1 + i·h2), cheaper by k-2 mixes per key, makes the positions of one key
+// an arithmetic progression; the keys whose progression folds onto few
+// bits show far more often than (s/m)^k while a filter is sparse (at a
+// tenth of capacity, 1.6 times; at a hundredth, a hundred times).
 func (f *syncFilter) add(digest uint64) {
-	h1, h2 := f.hashes(digest)
+	x := digest ^ f.s1
 	b := f.f.BitSet()
 	for i := 0; i < f.k; i++ {
-		p, _ := bits.Mul64(h1, f.m)
+		x += golden
+		p, _ := bits.Mul64(mix64(x), f.m)
 		b.Set(uint(p))
-		h1 += h2
 	}
 }
 
 func (f *syncFilter) test(digest uint64) bool {
-	h1, h2 := f.hashes(digest)
-	b := f.f.BitSet()
+	x := digest ^ f.s1
+	w := f.words
 	for i := 0; i < f.k; i++ {
-		p, _ := bits.Mul64(h1, f.m)
-		if !b.Test(uint(p)) {
+		x += golden
+		p, _ := bits.Mul64(mix64(x), f.m)
+		if w[p>>6]&(1<<(p&63)) == 0 {
 			return false
 		}
-		h1 += h2
 	}
 	return true
 }

@@ -140,8 +140,9 @@ type candTable struct {
 	symIP  map[netip.Addr][]*Candidate // symmetric-NAT candidates by IP
 	byLAN  map[netip.AddrPort][]*Candidate
 
-	// round-robin cursors of the introduce iterators (index of last yield)
-	cursor [2]int
+	// round-robin cursors of the introduce iterators (index of last
+	// yield): walk, stumble, and a tracker's public stumble candidates
+	cursor [3]int
 }
 
 func (t *candTable) indexed() bool { return t.bySock != nil }
@@ -312,7 +313,7 @@ func (t *candTable) removeAt(i int) {
 // sweep removes every candidate for which drop returns true, in one pass.
 func (t *candTable) sweep(drop func(*Candidate) bool) {
 	j := 0
-	removedBefore := [2]int{}
+	removedBefore := [len(t.cursor)]int{}
 	for i, c := range t.list {
 		if drop(c) {
 			if t.indexed() {
@@ -364,6 +365,27 @@ func (t *candTable) duplicates(c *Candidate, out []*Candidate) []*Candidate {
 		}
 	}
 	return out
+}
+
+// nextPublic advances the third round-robin iterator over at most limit
+// candidates to the next stumble candidate that reports a public
+// connection type, has both addresses known, is not exclude and is not
+// tunnelled unless exclude is. It returns nil when none was found.
+func (t *candTable) nextPublic(exclude *Candidate, limit int, now Time, cfg *Config) *Candidate {
+	n := len(t.list)
+	for step := 0; step < min(n, limit); step++ {
+		i := t.cursor[2] + 1
+		if i >= n || i < 0 {
+			i = 0
+		}
+		t.cursor[2] = i
+		c := t.list[i]
+		if c.ConnType == wire.ConnPublic && c != exclude && (exclude.Tunnel || !c.Tunnel) &&
+			!wire.IsUnknown(c.LAN) && !wire.IsUnknown(c.WAN) && c.Category(now, cfg) == CategoryStumble {
+			return c
+		}
+	}
+	return nil
 }
 
 // next advances round-robin iterator k (0: walk, 1: stumble) to the next

@@ -58,6 +58,15 @@ type Config struct {
 	FastWalkerSteps int
 	// FastWalkerTarget ends the fast walk once more candidates are verified (15).
 	FastWalkerTarget int
+	// TrackerIntroducesPublic is an improvement over Dispersy: a tracker
+	// answers a requester that does not report a public connection type
+	// with a stumble candidate that does, when one is among the next
+	// trackerPublicScan of its round-robin, and with Dispersy's
+	// round-robin pick otherwise. Peers that walk to a tracker often are
+	// the poorly connected ones, so Dispersy's pick, drawn from them, is
+	// mostly a symmetric or port-restricted peer that a NATed newcomer
+	// cannot reach; a public one it always reaches.
+	TrackerIntroducesPublic bool
 	// MaxCandidates caps a non-tracker node's candidate table; the oldest
 	// obsolete-soon entries are evicted first. 0 means no cap.
 	MaxCandidates int
@@ -86,6 +95,9 @@ type Config struct {
 	// nothing, requests go without a sync block with a probability rising
 	// from 0 to 0.9.
 	SyncSkip bool
+	// SyncSkipMode says what wakes a node whose pulls skip: SkipWake (the
+	// default) or SkipDispersy (nothing but a filter that brings packets).
+	SyncSkipMode SkipMode
 	// MissingSequenceLimit is how many bytes answer the missing-sequence
 	// requests of one candidate (10 KiB).
 	MissingSequenceLimit int
@@ -104,29 +116,58 @@ type Config struct {
 	AcceptableGlobalTimeCache time.Duration
 }
 
-// DefaultConfig returns Dispersy's constants.
+// SkipMode names how the skip curve is woken (Config.SyncSkipMode).
+type SkipMode string
+
+const (
+	// SkipWake keeps the skip curve's saving while a community is idle and
+	// wakes the pull as soon as there is something to fetch, within
+	// Dispersy's message set:
+	//
+	//   - a responder answers an introduction-request whose header global
+	//     time is below its own with its synced packets newer than that
+	//     time (which the requester cannot hold) that the request's sync
+	//     block does not cover: all of them when it carries none;
+	//   - a node resets its skip curve when it stores a synced message it
+	//     received, and when a verified candidate's introduction-request or
+	//     -response carries a global time above its own.
+	//
+	// In an idle community every node has the same global time and nothing
+	// is stored, so nothing of it happens and the curve saves as Dispersy's.
+	SkipWake SkipMode = "wake"
+	// SkipDispersy is Dispersy's skip curve as it is: only a filter that
+	// brought packets resets it, and a request without a sync block is not
+	// answered with packets.
+	SkipDispersy SkipMode = "dispersy"
+)
+
+// wake reports whether the skip curve is woken (SkipWake).
+func (c *Config) wake() bool { return c.SyncSkipMode == SkipWake }
+
+// DefaultConfig returns Dispersy's constants, with SyncSkipMode SkipWake.
 func DefaultConfig() Config {
 	return Config{
-		WalkInterval:          5 * time.Second,
-		WalkLifetime:          57500 * time.Millisecond,
-		StumbleLifetime:       57500 * time.Millisecond,
-		IntroLifetime:         27500 * time.Millisecond,
-		DiscoveredLifetime:    57500 * time.Millisecond,
-		EligibleDelay:         27500 * time.Millisecond,
-		WalkShare:             0.475,
-		StumbleIntroShare:     0.475,
-		IntroRequestTimeout:   10500 * time.Millisecond,
-		TrackerInsertInterval: 300 * time.Second,
-		TrackerRetryInterval:  60 * time.Second,
-		StartJitter:           5 * time.Second,
-		EagerPuncture:         false,
-		PunctureRetryDelay:    2 * time.Second,
-		PunctureStateLifetime: 30 * time.Second,
-		FastWalker:            false,
-		FastWalkerInterval:    2 * time.Second,
-		FastWalkerSteps:       15,
-		FastWalkerTarget:      15,
-		MaxCandidates:         0,
+		WalkInterval:            5 * time.Second,
+		WalkLifetime:            57500 * time.Millisecond,
+		StumbleLifetime:         57500 * time.Millisecond,
+		IntroLifetime:           27500 * time.Millisecond,
+		DiscoveredLifetime:      57500 * time.Millisecond,
+		EligibleDelay:           27500 * time.Millisecond,
+		WalkShare:               0.475,
+		StumbleIntroShare:       0.475,
+		IntroRequestTimeout:     10500 * time.Millisecond,
+		TrackerInsertInterval:   300 * time.Second,
+		TrackerRetryInterval:    60 * time.Second,
+		StartJitter:             5 * time.Second,
+		EagerPuncture:           false,
+		PunctureRetryDelay:      2 * time.Second,
+		PunctureStateLifetime:   30 * time.Second,
+		FastWalker:              false,
+		FastWalkerInterval:      2 * time.Second,
+		FastWalkerSteps:         15,
+		FastWalkerTarget:        15,
+		TrackerIntroducesPublic: true,
+		MaxCandidates:           0,
 
 		SyncBloomBits:             10048,
 		SyncBloomErrorRate:        0.01,
@@ -134,6 +175,7 @@ func DefaultConfig() Config {
 		SyncResponseLimit:         5 * 1024,
 		SyncCacheReuse:            100,
 		SyncSkip:                  true,
+		SyncSkipMode:              SkipWake,
 		MissingSequenceLimit:      10 * 1024,
 		MissingSequenceDelay:      100 * time.Millisecond,
 		DelayedLifetime:           10 * time.Second,
@@ -187,6 +229,9 @@ func (c *Config) Validate() error {
 	if c.SyncResponseLimit < 1 || c.MissingSequenceLimit < 1 || c.SyncCacheReuse < 0 {
 		errs = append(errs, fmt.Errorf("sync_response_limit (%d) and missing_sequence_limit (%d) must be >= 1, sync_cache_reuse (%d) >= 0",
 			c.SyncResponseLimit, c.MissingSequenceLimit, c.SyncCacheReuse))
+	}
+	if c.SyncSkipMode != SkipWake && c.SyncSkipMode != SkipDispersy {
+		errs = append(errs, fmt.Errorf("sync_skip_mode must be %q or %q, got %q", SkipWake, SkipDispersy, c.SyncSkipMode))
 	}
 	if c.AcceptableGlobalTimeRange < 1 {
 		errs = append(errs, fmt.Errorf("acceptable_global_time_range must be >= 1"))

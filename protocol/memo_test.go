@@ -108,7 +108,7 @@ func TestFilterMemoExact(t *testing.T) {
 				c := cs[1+i%(len(cs)-1)]
 				sc := c.buildSync(c.node.env.Now(), nil)
 				f := readFilter(sc.filter.appendBytes(nil), int(sc.filter.m), sc.filter.k, sc.filter.prefix)
-				if cs[0].answerCovered(f, sc.lo, sc.hi, 1, func(*Meta) uint64 { return sc.lo }) {
+				if cs[0].answerCovered(f, sc.lo, sc.hi, 1) {
 					hits++
 				}
 			}
@@ -212,7 +212,7 @@ func BenchmarkSyncAnswer(b *testing.B) {
 			sc := req.buildSync(req.node.env.Now(), nil)
 			for i := 0; tc.name == "memo" && i < 5000; i++ { // until the memo has the prefix drawn
 				f := readFilter(sc.filter.appendBytes(nil), int(sc.filter.m), sc.filter.k, sc.filter.prefix)
-				if resp.answerCovered(f, sc.lo, sc.hi, 1, func(*Meta) uint64 { return sc.lo }) {
+				if resp.answerCovered(f, sc.lo, sc.hi, 1) {
 					break
 				}
 				sc = req.buildSync(req.node.env.Now(), nil)
@@ -222,7 +222,7 @@ func BenchmarkSyncAnswer(b *testing.B) {
 			blk.Filter = sc.filter.appendBytes(nil)
 			from := req.node.LAN()
 			for b.Loop() {
-				resp.answerSync(from, req.node.pub, &blk)
+				resp.answerSync(from, req.node.pub, &blk, req.globalTime())
 			}
 		})
 	}

@@ -79,10 +79,18 @@ func (c *Community) Publish(meta string, payload []byte, to ...netip.AddrPort) (
 	return r, nil
 }
 
-// create builds, signs and stores a message of a stored type.
+// create builds, signs and stores a message of a stored type. It takes the
+// next global time; with SkipWake a synced message takes it after the
+// verified candidates' median global time too, so that a node that has not
+// caught up yet still creates news, which a requester behind it is sent.
 func (c *Community) create(m *Meta, payload []byte) (Record, error) {
 	n := c.node
-	c.gt = c.globalTime() + 1
+	base := c.globalTime()
+	if n.cfg.wake() && m.Synced() {
+		c.acceptable(c.now())
+		base = max(base, c.median)
+	}
+	c.gt = base + 1
 	gt := c.gt
 	if m.Type == wire.TypeIdentity && gt < 2 {
 		gt, c.gt = 2, 2
@@ -131,13 +139,57 @@ func (c *Community) forward(m *Meta, r *Record, to []netip.AddrPort) {
 		}
 	}
 	rnd := n.env.Rand()
-	for i := 0; i < len(pool) && i < m.NodeCount; i++ {
+	sent := min(len(pool), m.NodeCount)
+	for i := 0; i < sent; i++ {
 		j := i + rnd.IntN(len(pool)-i)
 		pool[i], pool[j] = pool[j], pool[i]
 		n.send(pool[i].Sock, m.Type, r.Packet)
 	}
+	if sent < m.NodeCount && n.cfg.wake() {
+		u := &unpushed{meta: m.Type, pkt: bytes.Clone(r.Packet), want: m.NodeCount}
+		for _, x := range pool[:sent] {
+			u.to = append(u.to, x.Sock)
+		}
+		if len(c.unpushed) == maxUnpushed {
+			c.unpushed = append(c.unpushed[:0], c.unpushed[1:]...)
+		}
+		c.unpushed = append(c.unpushed, u)
+	}
 	clear(pool)
 	n.s.dups = pool[:0]
+}
+
+// maxUnpushed bounds the created messages a community keeps to push later.
+const maxUnpushed = 16
+
+// unpushed is a created message that found fewer than NodeCount verified
+// candidates to push to (SkipWake): it goes to each new one until it has
+// reached NodeCount.
+type unpushed struct {
+	meta wire.Type
+	pkt  []byte
+	want int
+	to   []netip.AddrPort
+}
+
+// pushUnpushed sends the messages still short of their pushes to x, a
+// candidate that has just answered or walked to us.
+func (c *Community) pushUnpushed(x *Candidate) {
+	if len(c.unpushed) == 0 || x.Tracker {
+		return
+	}
+	keep := c.unpushed[:0]
+	for _, u := range c.unpushed {
+		if !slices.Contains(u.to, x.Sock) {
+			c.node.send(x.Sock, u.meta, u.pkt)
+			u.to = append(u.to, x.Sock)
+		}
+		if len(u.to) < u.want {
+			keep = append(keep, u)
+		}
+	}
+	clear(c.unpushed[len(keep):])
+	c.unpushed = keep
 }
 
 // afterStore does what follows storing a message: the clock, last-sync
@@ -153,6 +205,9 @@ func (c *Community) afterStore(r *Record, m *Meta, from netip.AddrPort) {
 		c.prune()
 	}
 	c.syncStored(r, m, from)
+	if from.IsValid() && m.Synced() {
+		c.wakeSkip() // a message came in: others may hold more
+	}
 	n.obs.MessageStored(c.cid, r)
 	if m.SequenceNumbers && len(c.delayed) > 0 {
 		c.resumeDelayed(r.Member, m.Type)
@@ -174,7 +229,7 @@ func (c *Community) onMessage(from netip.AddrPort, p *wire.Packet, pkt []byte, m
 	n := c.node
 	if !m.Stored() {
 		if x := c.cands.get(from); x != nil {
-			x.globalTime = max(x.globalTime, p.GlobalTime)
+			c.peerTime(x, p.GlobalTime)
 		}
 		n.obs.DirectReceived(c.cid, m.Type, p.Payload)
 		return

@@ -127,6 +127,7 @@ func (c *Community) acceptable(now Time) uint64 {
 		median = vals[len(vals)/2]
 	}
 	c.node.s.gts = vals[:0]
+	c.median = median
 	base := max(c.globalTime(), median)
 	acc := uint64(maxGT)
 	if base < maxGT-cfg.AcceptableGlobalTimeRange {
@@ -165,6 +166,23 @@ func (c *Community) claimSync(target netip.AddrPort, now Time) *syncCache {
 	c.sc = c.buildSync(now, c.sc)
 	c.sc.target = target
 	return c.sc
+}
+
+// wakeSkip resets the skip curve (SkipWake): the node has seen that there
+// is something to fetch.
+func (c *Community) wakeSkip() {
+	if c.node.cfg.wake() {
+		c.skip = 0
+	}
+}
+
+// peerTime notes the global time a verified candidate's introduction
+// carried: one above the community's wakes the skip curve.
+func (c *Community) peerTime(x *Candidate, gt uint64) {
+	x.globalTime = max(x.globalTime, gt)
+	if gt > c.globalTime() && c.store != nil {
+		c.wakeSkip()
+	}
 }
 
 // buildSync picks a global-time range and fills a new filter with the
@@ -396,8 +414,10 @@ func (c *Community) syncStored(r *Record, m *Meta, from netip.AddrPort) {
 
 // answerSync sends the requester every synced packet in its range that its
 // filter does not show, highest priority first, each type in its direction,
-// until SyncResponseLimit bytes (Dispersy's on_introduction_request).
-func (c *Community) answerSync(from netip.AddrPort, requester []byte, s *wire.SyncBlock) {
+// until SyncResponseLimit bytes (Dispersy's on_introduction_request). With
+// SkipWake, the packets newer than both the range and the requester's
+// global time reqGT, which it cannot hold, go too, within the same limit.
+func (c *Community) answerSync(from netip.AddrPort, requester []byte, s *wire.SyncBlock, reqGT uint64) {
 	if c.store == nil || len(c.def.synced) == 0 {
 		return
 	}
@@ -412,88 +432,144 @@ func (c *Community) answerSync(from netip.AddrPort, requester []byte, s *wire.Sy
 	hi = min(hi, maxGT)
 	mod, off := uint64(s.Modulo), uint64(s.Offset)
 	gt := c.globalTime()
-	// low returns the lowest global time of m's packets to offer.
-	low := func(m *Meta) uint64 {
-		if m.pruning() && gt >= m.PruneInactive {
-			return max(lo, gt-m.PruneInactive+1)
-		}
-		return lo
-	}
-	if c.answerCovered(f, lo, hi, mod, low) {
+	if c.answerCovered(f, lo, hi, mod) {
 		n.s.pos.ids, n.s.pos.whole = n.s.pos.ids[:0], c
 		n.s.ans = SyncAnswer{Requester: requester, positives: n.s.seq, filter: f, lo: s.TimeLow, hi: s.TimeHigh}
 		n.obs.SyncAnswered(c.cid, &n.s.ans)
 		n.s.pos.whole = nil
 		return
 	}
-	limit := n.cfg.SyncResponseLimit
-	sent := 0
-	pos, negs := n.s.pos.ids[:0], n.s.negs[:0]
-	ds, fast := c.store.(DigestScanner)
+	// newer is where the packets the requester cannot hold and its range
+	// does not cover start (above gt: none).
+	newer := uint64(maxGT)
+	if n.cfg.wake() && reqGT < gt && hi < gt {
+		newer = max(hi, reqGT) + 1
+	}
+	a := offer{from: from, limit: n.cfg.SyncResponseLimit, pos: n.s.pos.ids[:0], negs: n.s.negs[:0]}
 	for _, m := range c.def.synced {
-		low := low(m)
-		if low > hi {
-			continue
+		low := c.low(m, lo)
+		if m.Direction == Descending {
+			c.offer(&a, m, max(low, newer), gt, 1, 0, nil)
 		}
-		desc := m.Direction == Descending
-		if fast && m.Direction != Random {
-			dig := ds.AppendDigests(n.s.dig[:0], m.Type, low, hi)
-			for i := range dig {
-				d := &dig[i]
-				if desc {
-					d = &dig[len(dig)-1-i]
-				}
-				if (d.GlobalTime+off)%mod != 0 {
-					continue
-				}
-				if f.test(d.Digest) {
-					pos = append(pos, d.ID)
-					continue
-				}
-				negs = append(negs, d.ID)
-				pkt := ds.PacketOf(d.ID)
-				n.send(from, m.Type, pkt)
-				if sent += len(pkt); sent >= limit {
-					break
-				}
-			}
-			n.s.dig = dig[:0]
-		} else {
-			recs := n.s.recs[:0]
-			c.store.Scan(m.Type, low, hi, desc, func(r *Record) bool {
-				recs = append(recs, *r)
-				return true
-			})
-			if m.Direction == Random {
-				n.env.Rand().Shuffle(len(recs), func(i, j int) { recs[i], recs[j] = recs[j], recs[i] })
-			}
-			for i := range recs {
-				r := &recs[i]
-				if (r.GlobalTime+off)%mod != 0 {
-					continue
-				}
-				if f.test(r.Digest) {
-					pos = append(pos, r.ID)
-					continue
-				}
-				negs = append(negs, r.ID)
-				n.send(from, m.Type, r.Packet)
-				if sent += len(r.Packet); sent >= limit {
-					break
-				}
-			}
-			clear(recs)
-			n.s.recs = recs[:0]
+		if low <= hi {
+			c.offer(&a, m, low, hi, mod, off, f)
 		}
-		if sent >= limit {
+		if m.Direction != Descending {
+			c.offer(&a, m, max(low, newer), gt, 1, 0, nil)
+		}
+		if a.full() {
 			break
 		}
 	}
-	n.s.pos.ids, n.s.pos.whole = pos, nil
-	n.s.ans = SyncAnswer{Requester: requester, Sent: negs, positives: n.s.seq, filter: f, lo: s.TimeLow, hi: s.TimeHigh}
+	n.s.pos.ids, n.s.pos.whole = a.pos, nil
+	n.s.ans = SyncAnswer{Requester: requester, Sent: a.negs, positives: n.s.seq, filter: f, lo: s.TimeLow, hi: s.TimeHigh}
 	n.obs.SyncAnswered(c.cid, &n.s.ans)
-	n.s.negs = negs[:0]
-	n.s.pos.ids = pos[:0]
+	n.s.negs = a.negs[:0]
+	n.s.pos.ids = a.pos[:0]
+}
+
+// answerNewer answers an introduction-request without a sync block whose
+// header global time reqGT is below the community's (SkipWake): the
+// requester holds no packet newer than reqGT, so the synced ones are sent,
+// highest priority first, each type in its direction, until
+// SyncResponseLimit bytes.
+func (c *Community) answerNewer(from netip.AddrPort, reqGT uint64) {
+	gt := c.globalTime()
+	if c.store == nil || len(c.def.synced) == 0 || reqGT >= gt {
+		return
+	}
+	n := c.node
+	a := offer{from: from, limit: n.cfg.SyncResponseLimit}
+	for _, m := range c.def.synced {
+		if c.offer(&a, m, max(c.low(m, 1), reqGT+1), gt, 1, 0, nil); a.full() {
+			break
+		}
+	}
+}
+
+// low returns the lowest global time of m's packets a sync answer offers
+// from a range starting at lo: inactive packets of a pruned type are not
+// offered.
+func (c *Community) low(m *Meta, lo uint64) uint64 {
+	if gt := c.globalTime(); m.pruning() && gt >= m.PruneInactive {
+		return max(lo, gt-m.PruneInactive+1)
+	}
+	return lo
+}
+
+// offer is one sync answer in progress: where it goes, how many bytes it
+// may and did send, and the IDs the filter showed (pos) and did not (negs).
+type offer struct {
+	from        netip.AddrPort
+	limit, sent int
+	pos, negs   []uint64
+}
+
+func (a *offer) full() bool { return a.sent >= a.limit }
+
+// offer sends a's requester the synced packets of m with lo <= global time
+// <= hi and (global time + off) % mod == 0, in m's direction, that f does
+// not show (every one when f is nil), until a is full. With a filter it
+// records which packets the filter showed and which were sent.
+func (c *Community) offer(a *offer, m *Meta, lo, hi, mod, off uint64, f *syncFilter) {
+	if a.full() || lo > hi {
+		return
+	}
+	n := c.node
+	desc := m.Direction == Descending
+	if ds, fast := c.store.(DigestScanner); fast && m.Direction != Random {
+		dig := ds.AppendDigests(n.s.dig[:0], m.Type, lo, hi)
+		for i := range dig {
+			d := &dig[i]
+			if desc {
+				d = &dig[len(dig)-1-i]
+			}
+			if (d.GlobalTime+off)%mod != 0 {
+				continue
+			}
+			if f != nil {
+				if f.test(d.Digest) {
+					a.pos = append(a.pos, d.ID)
+					continue
+				}
+				a.negs = append(a.negs, d.ID)
+			}
+			pkt := ds.PacketOf(d.ID)
+			n.send(a.from, m.Type, pkt)
+			if a.sent += len(pkt); a.full() {
+				break
+			}
+		}
+		n.s.dig = dig[:0]
+		return
+	}
+	recs := n.s.recs[:0]
+	c.store.Scan(m.Type, lo, hi, desc, func(r *Record) bool {
+		recs = append(recs, *r)
+		return true
+	})
+	if m.Direction == Random {
+		n.env.Rand().Shuffle(len(recs), func(i, j int) { recs[i], recs[j] = recs[j], recs[i] })
+	}
+	for i := range recs {
+		r := &recs[i]
+		if (r.GlobalTime+off)%mod != 0 {
+			continue
+		}
+		if f != nil {
+			if f.test(r.Digest) {
+				a.pos = append(a.pos, r.ID)
+				continue
+			}
+			a.negs = append(a.negs, r.ID)
+		}
+		n.send(a.from, m.Type, r.Packet)
+		if a.sent += len(r.Packet); a.full() {
+			break
+		}
+	}
+	clear(recs)
+	n.s.recs = recs[:0]
 }
 
 // SyncAnswer describes how a node answered one sync block.
@@ -566,7 +642,7 @@ func (p *positives) all(yield func(uint64) bool) {
 // packet the community holds, all of them being in the requested range,
 // as the filter memo can tell without testing each: the community's own
 // filter of f's size, functions and prefix is known and f covers it.
-func (c *Community) answerCovered(f *syncFilter, lo, hi, mod uint64, low func(*Meta) uint64) bool {
+func (c *Community) answerCovered(f *syncFilter, lo, hi, mod uint64) bool {
 	if mod != 1 {
 		return false
 	}
@@ -578,7 +654,7 @@ func (c *Community) answerCovered(f *syncFilter, lo, hi, mod uint64, low func(*M
 		if m.Direction == Random {
 			return false // the answer would draw its shuffle
 		}
-		if sp := memo.span(m.Type); sp.count > 0 && (sp.lo < low(m) || sp.hi > hi) {
+		if sp := memo.span(m.Type); sp.count > 0 && (sp.lo < c.low(m, lo) || sp.hi > hi) {
 			return false
 		}
 	}

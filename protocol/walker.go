@@ -64,6 +64,8 @@ type Community struct {
 	skip      int        // skip-curve counter
 	nrSync    int        // Dispersy's _nrsyncpackets
 	acc       uint64     // cached acceptable global time
+	median    uint64     // the verified candidates' median global time behind acc
+	unpushed  []*unpushed
 	accAt     Time
 	accValid  bool
 	delayed   []*delayedMsg
@@ -338,6 +340,11 @@ func (c *Community) chooseWalk(best *[5]*Candidate) *Candidate {
 // candidates, a fair coin choosing which iterator goes first.
 func (c *Community) introduceCandidate(exclude *Candidate, now Time) *Candidate {
 	cfg := &c.node.cfg
+	if c.node.tracker && cfg.TrackerIntroducesPublic && exclude != nil && exclude.ConnType != wire.ConnPublic {
+		if res := c.cands.nextPublic(exclude, trackerPublicScan, now, cfg); res != nil {
+			return res
+		}
+	}
 	var first [2]*Candidate
 	get := func(k int) *Candidate {
 		if k == 0 && c.node.tracker {
@@ -384,6 +391,11 @@ func (c *Community) introduceCandidate(exclude *Candidate, now Time) *Candidate 
 		return res
 	}
 }
+
+// trackerPublicScan bounds how many candidates a tracker looks at for a
+// public one to introduce (TrackerIntroducesPublic): with a fifth of the
+// network public, 64 miss one with probability 0.8^64, about 10^-6.
+const trackerPublicScan = 64
 
 // createOrUpdate finds (or makes) the candidate at sock and updates its
 // addresses (Dispersy's create_or_update_walkcandidate).
@@ -581,7 +593,8 @@ func (c *Community) onIntroRequest(from netip.AddrPort, p *wire.Packet) {
 	x := c.createOrUpdate(from, req.SourceLAN, req.SourceWAN, false, req.ConnType)
 	x.lastStumble = now
 	x.associate(p.Key)
-	x.globalTime = max(x.globalTime, p.GlobalTime)
+	c.peerTime(x, p.GlobalTime)
+	c.pushUnpushed(x)
 	n.vote(req.Destination, from)
 	c.filterDuplicates(x)
 
@@ -611,7 +624,9 @@ func (c *Community) onIntroRequest(from netip.AddrPort, p *wire.Packet) {
 		n.obs.Introducing(c.cid, from, intro.Sock)
 	}
 	if req.Sync != nil {
-		c.answerSync(from, p.Key, req.Sync)
+		c.answerSync(from, p.Key, req.Sync, p.GlobalTime)
+	} else if n.cfg.wake() {
+		c.answerNewer(from, p.GlobalTime)
 	}
 }
 
@@ -644,10 +659,11 @@ func (c *Community) onIntroResponse(from netip.AddrPort, p *wire.Packet) {
 	}
 
 	x := c.createOrUpdate(from, resp.SourceLAN, resp.SourceWAN, false, resp.ConnType)
-	x.globalTime = max(x.globalTime, p.GlobalTime)
+	c.peerTime(x, p.GlobalTime)
 	x.lastWalkReply = now
 	x.associate(p.Key)
 	c.filterDuplicates(x)
+	c.pushUnpushed(x)
 	n.vote(resp.Destination, from)
 
 	ic.gotResponse = true

@@ -75,7 +75,9 @@ type run struct {
 	sentB      [256]int64
 	drops      [wire.NumReasons]int64
 	unresolved int64 // introductions naming an address no host owns
-	maxHeap    uint64
+	// connectedAt is when each peer was first seen connected (-1: never)
+	connectedAt []time.Duration
+	maxHeap     uint64
 
 	sync          *syncState
 	workloadTotal int // stored messages the workload publishes
@@ -257,6 +259,7 @@ func (r *run) build(scheme protocol.Scheme) error {
 			}
 		}
 	}
+	r.watchConnect()
 	return r.schedule()
 }
 

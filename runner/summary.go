@@ -1,8 +1,10 @@
 package runner
 
 import (
+	"math"
 	"runtime"
 	"slices"
+	"time"
 
 	"github.com/dispersy-go/dispersy/natmodels"
 	"github.com/dispersy-go/dispersy/protocol"
@@ -54,6 +56,47 @@ type WalkerSummary struct {
 	ConnectionTypes map[string]map[string]int `json:"connection_types"`
 	// MeanCandidates is the mean number of candidates per category.
 	MeanCandidates map[string]float64 `json:"mean_candidates"`
+	// ConnectSeconds gives, over all peers and per NAT profile, how long
+	// after the start a peer first had a non-tracker candidate in the walk
+	// category (sampled every walk interval): the bootstrap time.
+	ConnectSeconds map[string]ConnectTimes `json:"connect_seconds"`
+}
+
+// ConnectTimes are bootstrap-time quantiles in seconds; a quantile no
+// sample reached is null.
+type ConnectTimes struct {
+	Peers int      `json:"peers"`
+	P50   *float64 `json:"p50"`
+	P90   *float64 `json:"p90"`
+	P99   *float64 `json:"p99"`
+	Max   *float64 `json:"max"`
+	// Never counts peers that were not connected by the end.
+	Never int `json:"never"`
+}
+
+// connectTimes summarises the bootstrap times of peers (a negative time:
+// never connected).
+func connectTimes(times []time.Duration) ConnectTimes {
+	ct := ConnectTimes{Peers: len(times)}
+	var got []float64
+	for _, t := range times {
+		if t < 0 {
+			ct.Never++
+			continue
+		}
+		got = append(got, t.Seconds())
+	}
+	slices.Sort(got)
+	q := func(p float64) *float64 {
+		k := int(math.Ceil(p*float64(len(times)))) - 1 // rank among all peers
+		if k < 0 || k >= len(got) {
+			return nil
+		}
+		v := got[k]
+		return &v
+	}
+	ct.P50, ct.P90, ct.P99, ct.Max = q(0.5), q(0.9), q(0.99), q(1)
+	return ct
 }
 
 // PairStats counts introductions between two NAT profiles and how many of
@@ -155,6 +198,49 @@ func (r *run) summary(crypto string) *Summary {
 	return s
 }
 
+// connected reports whether peer nd has a non-tracker candidate in the
+// walk category.
+func connected(nd *node) bool {
+	n := nd.node
+	now, cfg := n.Now(), n.Config()
+	for _, x := range n.Community(CommunityID()).Candidates() {
+		if !x.Tracker && x.Category(now, cfg) == protocol.CategoryWalk {
+			return true
+		}
+	}
+	return false
+}
+
+// watchConnect samples, every walk interval, which peers are connected for
+// the first time, until all are (the timer events only read node state).
+func (r *run) watchConnect() {
+	r.connectedAt = make([]time.Duration, len(r.peers))
+	left := make([]int, len(r.peers))
+	for i := range r.connectedAt {
+		r.connectedAt[i] = -1
+		left[i] = i
+	}
+	var tick func()
+	tick = func() {
+		now := r.net.Now()
+		rest := left[:0]
+		for _, i := range left {
+			if connected(r.peers[i]) {
+				r.connectedAt[i] = now
+			} else {
+				rest = append(rest, i)
+			}
+		}
+		left = rest
+		if len(left) > 0 && now+r.cfg.WalkInterval <= r.s.Duration {
+			r.net.After(r.cfg.WalkInterval, tick)
+		}
+	}
+	if len(left) > 0 {
+		r.net.After(r.cfg.WalkInterval, tick)
+	}
+}
+
 func (r *run) walkerSummary() WalkerSummary {
 	w := WalkerSummary{ConnectionTypes: map[string]map[string]int{}, MeanCandidates: map[string]float64{}}
 	if len(r.peers) == 0 {
@@ -199,6 +285,14 @@ func (r *run) walkerSummary() WalkerSummary {
 	w.ConnectionTypeAccuracy = float64(correct) / n
 	for _, c := range []protocol.Category{protocol.CategoryWalk, protocol.CategoryStumble, protocol.CategoryIntro, protocol.CategoryDiscovered} {
 		w.MeanCandidates[c.String()] = float64(cats[c]) / n
+	}
+	w.ConnectSeconds = map[string]ConnectTimes{"all": connectTimes(r.connectedAt)}
+	byProf := map[string][]time.Duration{}
+	for i, nd := range r.peers {
+		byProf[nd.profile] = append(byProf[nd.profile], r.connectedAt[i])
+	}
+	for name, ts := range byProf {
+		w.ConnectSeconds[name] = connectTimes(ts)
 	}
 	return w
 }

@@ -17,6 +17,9 @@ import (
 type SyncSummary struct {
 	// Messages is how many messages the workload published.
 	Messages int `json:"messages"`
+	// SkipMode is how the run used the skip curve: "wake" (the default),
+	// "dispersy" (Dispersy's curve as it is) or "off".
+	SkipMode string `json:"skip_mode"`
 	// Convergence gives, in seconds from the first publish, when 50, 90,
 	// 99 and 100 % of all (online node, published message) pairs were
 	// stored; null if never reached.
@@ -62,6 +65,10 @@ type SyncSummary struct {
 	// ByProfile gives, per NAT profile of the peers, the same convergence
 	// and coverage figures over that profile's peers.
 	ByProfile map[string]ProfileSync `json:"by_profile"`
+	// BytesPerNodeMinute gives SyncBytes per peer in each whole minute of
+	// virtual time since the start: in a converged community with nothing
+	// published the last entries are what an idle minute costs.
+	BytesPerNodeMinute []float64 `json:"bytes_per_node_minute"`
 	// CoverageSeries is the coverage per second of virtual time since the
 	// first publish (written as coverage.csv, not in the JSON).
 	CoverageSeries []float64 `json:"-"`
@@ -135,6 +142,7 @@ type syncState struct {
 	fpExpected float64                // sum over tested packets of their filter's false-positive rate
 	lastSync   bool                   // the definition has last-sync types
 	publisher  map[protocol.MemberID]bool
+	minutes    []int64 // SyncBytes at the end of each whole minute
 }
 
 // definition turns the scenario's community block into message types
@@ -192,9 +200,15 @@ func (st *syncState) profile(name string) *coverage {
 	return c
 }
 
-// schedule queues the workload's publications on the network.
+// schedule queues the workload's publications on the network, and the
+// minute marks of the sync bytes.
 func (r *run) schedule() error {
 	cid := CommunityID()
+	if len(r.s.Workload) > 0 {
+		for t := time.Minute; t <= r.s.Duration; t += time.Minute {
+			r.net.At(t, func() { r.sync.minutes = append(r.sync.minutes, r.syncBytes()) })
+		}
+	}
 	for ei, ev := range r.s.Workload {
 		if ev.Publish == nil {
 			continue
@@ -324,10 +338,27 @@ func (st *syncState) answered(a *protocol.SyncAnswer) {
 	}
 }
 
+// syncBytes sums what synchronisation sent so far: sync blocks, community
+// messages, identities and missing-* requests.
+func (r *run) syncBytes() int64 {
+	bytes := r.sync.syncBytes
+	for t := range r.sentB {
+		ty := wire.Type(t)
+		if ty < wire.FirstReservedType || ty == wire.TypeIdentity || ty == wire.TypeMissingSequence ||
+			ty == wire.TypeMissingMessage || ty == wire.TypeMissingIdentity {
+			bytes += r.sentB[t]
+		}
+	}
+	return bytes
+}
+
 func (r *run) syncSummary() SyncSummary {
 	st := r.sync
 	ss := SyncSummary{Messages: st.published, BloomConfiguredRate: r.cfg.SyncBloomErrorRate,
-		SyncRequests: st.requests, BloomTested: st.tested}
+		SyncRequests: st.requests, BloomTested: st.tested, SkipMode: string(r.cfg.SyncSkipMode)}
+	if !r.cfg.SyncSkip {
+		ss.SkipMode = "off"
+	}
 	ss.Convergence = st.all.convergence()
 	peers := int64(len(r.peers))
 	total := int64(r.workloadTotal) * peers
@@ -342,17 +373,15 @@ func (r *run) syncSummary() SyncSummary {
 		}
 		ss.ByProfile[name] = ps
 	}
-	var bytes int64 = st.syncBytes
-	for t := range r.sentB {
-		ty := wire.Type(t)
-		if ty < wire.FirstReservedType || ty == wire.TypeIdentity || ty == wire.TypeMissingSequence ||
-			ty == wire.TypeMissingMessage || ty == wire.TypeMissingIdentity {
-			bytes += r.sentB[t]
-		}
-	}
+	bytes := r.syncBytes()
 	ss.SyncBytes = bytes
 	if peers > 0 {
 		ss.BytesSentPerNode = float64(bytes) / float64(peers)
+		prev := int64(0)
+		for _, b := range st.minutes {
+			ss.BytesPerNodeMinute = append(ss.BytesPerNodeMinute, float64(b-prev)/float64(peers))
+			prev = b
+		}
 	}
 	ss.DuplicateDeliveries = r.drops[wire.ReasonDuplicate]
 	if st.published > 0 {

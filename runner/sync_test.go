@@ -6,10 +6,11 @@ import (
 	"testing"
 )
 
-// TestSyncConvergence: 1,000 public nodes, one message at t=60s, reaches
-// every node within Dispersy's published 19 walk steps (95 s); with
-// Dispersy's skip curve on, the idle minute before the publish makes most
-// pulls skip and coverage lags far behind.
+// TestSyncConvergence: 1,000 public nodes with the default configuration,
+// one message published at t=60s into a community idle since the start,
+// reach every node within Dispersy's published 19 walk steps (95 s); with
+// Dispersy's skip curve as it is (sync_skip_mode: dispersy) the idle
+// minute makes most pulls skip and coverage lags far behind.
 func TestSyncConvergence(t *testing.T) {
 	base := `name: conv
 duration: 4m
@@ -19,11 +20,10 @@ workload:
   - at: 60s
     publish: {message: text, count: 1}
 `
-	s := parse(t, "conv", base+"protocol: {sync_skip: false}\n")
-	sum := mustRun(t, s, Options{})
+	sum := mustRun(t, parse(t, "conv", base), Options{})
 	ss := sum.Sync
-	if ss.Messages != 1 || ss.Convergence.T100 == nil || *ss.Convergence.T100 > 95 {
-		t.Fatalf("t100 = %s, want <= 95 s (messages %d, coverage %.3f)", secs(ss.Convergence.T100), ss.Messages, ss.Coverage)
+	if ss.SkipMode != "wake" || ss.Messages != 1 || ss.Convergence.T100 == nil || *ss.Convergence.T100 > 95 {
+		t.Fatalf("skip mode %q: t100 = %s, want <= 95 s (messages %d, coverage %.3f)", ss.SkipMode, secs(ss.Convergence.T100), ss.Messages, ss.Coverage)
 	}
 	if ss.Coverage != 1 || ss.OverheadRatio <= 0 || ss.SyncBytes <= 0 {
 		t.Fatalf("coverage %.3f, overhead %.2f, sync bytes %d", ss.Coverage, ss.OverheadRatio, ss.SyncBytes)
@@ -31,9 +31,44 @@ workload:
 	if n := len(ss.CoverageSeries); n == 0 || ss.CoverageSeries[n-1] != 1 {
 		t.Fatalf("coverage series ends at %v", ss.CoverageSeries)
 	}
-	skip := mustRun(t, parse(t, "conv", base), Options{})
-	if skip.Sync.Convergence.T100 != nil && *skip.Sync.Convergence.T100 <= *ss.Convergence.T100 {
-		t.Fatalf("the skip curve did not slow convergence: t100 %s vs %s", secs(skip.Sync.Convergence.T100), secs(ss.Convergence.T100))
+	if len(ss.BytesPerNodeMinute) != 4 {
+		t.Fatalf("bytes per node per minute %v, want 4 minutes", ss.BytesPerNodeMinute)
+	}
+	legacy := mustRun(t, parse(t, "conv", base+"protocol: {sync_skip_mode: dispersy}\n"), Options{})
+	if ls := legacy.Sync; ls.SkipMode != "dispersy" || ls.Coverage > 0.9 {
+		t.Fatalf("Dispersy's skip curve (%q) reached coverage %.3f in 3 minutes, want it to lag (< 0.9)", ls.SkipMode, ls.Coverage)
+	}
+}
+
+// TestSyncIdleBytes: in a converged, idle 1,000-node community the default
+// keeps the skip curve's saving: the sync bytes of an idle minute are at
+// most 1.2 times those of Dispersy's curve, and a fraction of those with
+// the curve off.
+func TestSyncIdleBytes(t *testing.T) {
+	base := `name: idle
+duration: 9m
+nodes: 1000
+crypto: fast
+workload:
+  - at: 60s
+    publish: {message: text, count: 100}
+`
+	idle := func(extra string) (float64, SyncSummary) {
+		ss := mustRun(t, parse(t, "idle", base+extra), Options{}).Sync
+		if ss.Coverage != 1 {
+			t.Fatalf("%q: coverage %.4f, want a converged community", extra, ss.Coverage)
+		}
+		m := ss.BytesPerNodeMinute
+		return (m[len(m)-1] + m[len(m)-2]) / 2, ss
+	}
+	wake, _ := idle("")
+	legacy, _ := idle("protocol: {sync_skip_mode: dispersy}\n")
+	off, _ := idle("protocol: {sync_skip: false}\n")
+	if wake > 1.2*legacy || legacy <= 0 {
+		t.Fatalf("idle bytes per node per minute: default %.0f, Dispersy's skip curve %.0f: want at most 1.2 times", wake, legacy)
+	}
+	if wake > 0.3*off {
+		t.Fatalf("idle bytes per node per minute: default %.0f, skip curve off %.0f: the saving is lost", wake, off)
 	}
 }
 
@@ -45,7 +80,7 @@ func TestSyncManyMessages(t *testing.T) {
 duration: 6m
 nodes: 500
 crypto: fast
-protocol: {sync_skip: false, eager_puncture: true, sync_bloom_fit: true}
+protocol: {eager_puncture: true, sync_bloom_fit: true}
 `+walkerMix+`
 workload:
   - at: 30s
@@ -90,7 +125,6 @@ duration: 5m
 nodes: 300
 crypto: fast
 network: {loss: 0.05}
-protocol: {sync_skip: false}
 community:
   messages:
     - name: status

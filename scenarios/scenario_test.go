@@ -164,8 +164,9 @@ func TestShipped(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{"puncture-matrix-eager.yaml", "puncture-matrix.yaml", "sync-100k-one.yaml", "sync-100k.yaml",
-		"sync-10k-mix.yaml", "sync-10k.yaml", "sync-1k-100.yaml", "sync-1k.yaml", "walker-100k-ed25519.yaml",
-		"walker-100k-fast.yaml", "walker-10k.yaml", "walker-small.yaml"}
+		"sync-10k-mix.yaml", "sync-10k.yaml", "sync-1k-100.yaml", "sync-1k-dispersy.yaml", "sync-1k-noskip.yaml",
+		"sync-1k.yaml", "sync-idle-1k-dispersy.yaml", "sync-idle-1k-noskip.yaml", "sync-idle-1k.yaml",
+		"walker-100k-ed25519.yaml", "walker-100k-fast.yaml", "walker-10k.yaml", "walker-small.yaml"}
 	if !reflect.DeepEqual(files, want) {
 		t.Errorf("shipped files %v, want %v", files, want)
 	}
@@ -257,7 +258,8 @@ func TestShippedVariants(t *testing.T) {
 	}
 }
 
-// TestSync1k checks every field of the sync convergence scenario.
+// TestSync1k checks every field of the sync convergence scenario, which
+// runs the defaults, and what its two comparison runs change.
 func TestSync1k(t *testing.T) {
 	s, err := Load("sync-1k.yaml")
 	if err != nil {
@@ -277,12 +279,31 @@ func TestSync1k(t *testing.T) {
 			Publish: &Publish{Message: "text", Count: 1, From: FromRandom, Size: DefaultSize}}},
 		File: "sync-1k.yaml",
 	}
-	if len(s.Protocol) != 1 || s.Protocol[0].Key != "sync_skip" || s.Protocol[0].Value.Value != "false" {
-		t.Fatalf("protocol overrides %+v, want sync_skip: false", s.Protocol)
-	}
-	s.Protocol = nil
 	if !reflect.DeepEqual(s, want) {
 		t.Errorf("sync-1k.yaml parsed as\n%+v\nwant\n%+v", s, want)
+	}
+	for file, keys := range map[string][]string{
+		"sync-1k-dispersy.yaml": {"sync_skip_mode=dispersy", "tracker_introduces_public=false"},
+		"sync-1k-noskip.yaml":   {"sync_skip=false"},
+	} {
+		v, err := Load(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, o := range v.Protocol {
+			got = append(got, o.Key+"="+o.Value.Value)
+		}
+		if !reflect.DeepEqual(got, keys) {
+			t.Errorf("%s: protocol overrides %v, want %v", file, got, keys)
+		}
+		v.Protocol, v.Name, v.File = nil, s.Name, s.File
+		for i := range v.Workload {
+			v.Workload[i].Line = s.Workload[i].Line
+		}
+		if !reflect.DeepEqual(v, s) {
+			t.Errorf("%s differs from sync-1k.yaml beyond its protocol block:\n%+v", file, v)
+		}
 	}
 }
 

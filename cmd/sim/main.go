@@ -167,8 +167,16 @@ func printSummary(w io.Writer, s *runner.Summary) {
 		{"connected fraction", fmt.Sprintf("%.4f", s.Walker.ConnectedFraction)},
 		{"mean verified candidates", fmt.Sprintf("%.2f", s.Walker.MeanVerifiedCandidates)},
 		{"connection type accuracy", fmt.Sprintf("%.4f", s.Walker.ConnectionTypeAccuracy)},
+		{"time to connect p50 / p99 / max (never)", connectRow(s.Walker.ConnectSeconds["all"])},
 		{"puncture success (both ways)", fmt.Sprintf("%.4f (%d / %d)", s.Puncture.SuccessRate, s.Puncture.Overall.Successes, s.Puncture.Overall.Introductions)},
 		{"walker reached by puncture", fmt.Sprintf("%.4f", s.Puncture.WalkerReachedRate)},
+	}
+	if len(s.Walker.ConnectSeconds) > 2 {
+		for _, name := range slices.Sorted(maps.Keys(s.Walker.ConnectSeconds)) {
+			if name != "all" {
+				rows = append(rows, []string{"time to connect: " + name, connectRow(s.Walker.ConnectSeconds[name])})
+			}
+		}
 	}
 	if ss := s.Sync; ss.Messages > 0 {
 		rows = append(rows,
@@ -176,10 +184,14 @@ func printSummary(w io.Writer, s *runner.Summary) {
 			[]string{"sync: t50 / t90 / t99 / t100", fmt.Sprintf("%s / %s / %s / %s",
 				secs(ss.Convergence.T50), secs(ss.Convergence.T90), secs(ss.Convergence.T99), secs(ss.Convergence.T100))},
 			[]string{"sync: coverage at end", fmt.Sprintf("%.6f", ss.Coverage)},
+			[]string{"sync: skip curve", ss.SkipMode},
 			[]string{"sync: bytes per node / overhead ratio", fmt.Sprintf("%.0f / %.2f", ss.BytesSentPerNode, ss.OverheadRatio)},
 			[]string{"sync: duplicate deliveries", strconv.FormatInt(ss.DuplicateDeliveries, 10)},
 			[]string{"sync: bloom false positives (configured)", fmt.Sprintf("%.4f (%.4f) on %d", ss.BloomFalsePositiveRate, ss.BloomConfiguredRate, ss.BloomTested)},
 		)
+		if m := ss.BytesPerNodeMinute; len(m) > 0 {
+			rows = append(rows, []string{"sync: bytes per node in the last minute", fmt.Sprintf("%.0f", m[len(m)-1])})
+		}
 		if len(ss.ByProfile) > 1 {
 			for _, name := range slices.Sorted(maps.Keys(ss.ByProfile)) {
 				ps := ss.ByProfile[name]
@@ -211,6 +223,11 @@ func printSummary(w io.Writer, s *runner.Summary) {
 			fmt.Sprintf("%.3f", rate), fmt.Sprintf("%.3f", reached)})
 	}
 	_ = p.Render()
+}
+
+// connectRow renders bootstrap-time quantiles.
+func connectRow(c runner.ConnectTimes) string {
+	return fmt.Sprintf("%s / %s / %s (%d)", secs(c.P50), secs(c.P99), secs(c.Max), c.Never)
 }
 
 func secs(v *float64) string {
