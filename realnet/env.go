@@ -103,9 +103,9 @@ func NewEnv(conn PacketConn) *Env {
 	var seed [16]byte
 	_, _ = crand.Read(seed[:]) // crypto/rand.Read never fails on supported platforms
 	return &Env{
-		conn:  conn,
-		start: time.Now(),
-		rng:   rand.New(rand.NewPCG(binary.LittleEndian.Uint64(seed[:8]), binary.LittleEndian.Uint64(seed[8:]))),
+		conn:    conn,
+		start:   time.Now(),
+		rng:     rand.New(rand.NewPCG(binary.LittleEndian.Uint64(seed[:8]), binary.LittleEndian.Uint64(seed[8:]))),
 		calls:   make(chan func(), 1024),
 		packets: make(chan datagram, 4096),
 		done:    make(chan struct{}),

@@ -366,8 +366,8 @@ type Store struct {
 	high   int // messages with a global time above math.MaxInt64
 	// gtDirty: maxGT was raised in the open transaction; Flush writes it
 	gtDirty bool
-	rec    protocol.Record
-	depth  int
+	rec     protocol.Record
+	depth   int
 }
 
 var (
