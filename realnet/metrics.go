@@ -14,7 +14,7 @@ import (
 // Drop reasons of datagrams the peer rejects before the node sees them,
 // beside the node's own (wire.Reason names).
 const (
-	DropQueueFull = "queue-full" // the receive queue held MaxQueuedBytes
+	DropQueueFull = "queue_full" // the receive queue held MaxQueuedBytes
 	DropOversize  = "oversize"   // longer than MaxDatagram
 )
 

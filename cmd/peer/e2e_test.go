@@ -7,7 +7,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dispersy-go/dispersy/protocol"
+	"github.com/dispersy-go/dispersy/protocol/wire"
 	"github.com/dispersy-go/dispersy/realnet"
 	"github.com/dispersy-go/dispersy/realnet/sqlstore"
 )
@@ -464,4 +468,207 @@ func TestOperatorErrors(t *testing.T) {
 		})
 	}
 	p.stop()
+}
+
+// procMemory returns a process's resident and peak resident set, in KiB.
+func procMemory(t *testing.T, pid int) (rss, hwm int) {
+	t.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Skipf("no /proc/PID/status to measure memory: %v", err)
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 2 && f[0] == "VmRSS:" {
+			fmt.Sscan(f[1], &rss)
+		}
+		if len(f) >= 2 && f[0] == "VmHWM:" {
+			fmt.Sscan(f[1], &hwm)
+		}
+	}
+	return rss, hwm
+}
+
+// kernelDrops returns the kernel's drop count of the UDP socket on port
+// (the last column of /proc/net/udp), or -1 if it cannot be read.
+func kernelDrops(port uint16) int {
+	data, err := os.ReadFile("/proc/net/udp")
+	if err != nil {
+		return -1
+	}
+	want := fmt.Sprintf(":%04X", port)
+	for _, l := range strings.Split(string(data), "\n")[1:] {
+		f := strings.Fields(l)
+		if len(f) > 12 && strings.HasSuffix(f[1], want) {
+			var n int
+			fmt.Sscan(f[len(f)-1], &n)
+			return n
+		}
+	}
+	return -1
+}
+
+// TestFlood sends a bounded flood (3 s, loopback only) of garbage, of
+// well-formed packets with forged signatures, of packets for a community
+// the peer does not serve and of oversized datagrams to a running peer: it
+// must keep answering `peer status`, stay within a memory bound, and
+// account for every datagram: each one the node received was accepted or
+// counted under a drop reason, and each one it did not receive was dropped
+// by its bounded queue or by the kernel's socket buffer.
+func TestFlood(t *testing.T) {
+	_, trackerAddr := startTracker(t)
+	p := startPeer(t, "flooded", t.TempDir(), trackerAddr, "flood")
+	c := realnet.NewClient(p.control)
+	defer c.Close()
+	ctx := context.Background()
+	st, err := c.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	target, err := net.ResolveUDPAddr("udp4", st.LAN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cid, err := realnet.ParseCID(st.Communities[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rss0, _ := procMemory(t, p.cmd.Process.Pid)
+	kdrops0 := kernelDrops(uint16(target.Port))
+
+	const duration, maxPackets = 3 * time.Second, 300000
+	var sent [4]int
+	var wg sync.WaitGroup
+	stop := time.Now().Add(duration)
+	for w := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			conn, err := net.DialUDP("udp4", nil, target)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer conn.Close()
+			rng := newRand(uint64(w))
+			var local [4]int
+			for i := 0; i < maxPackets/2 && time.Now().Before(stop); i++ {
+				kind := i % 4
+				if kind == 3 && i%400 != 3 {
+					kind = i % 3 // oversized ones are rare: they are big
+				}
+				if _, err := conn.Write(floodPacket(kind, rng, cid)); err == nil {
+					local[kind]++
+				}
+			}
+			mu.Lock()
+			for k := range sent {
+				sent[k] += local[k]
+			}
+			mu.Unlock()
+		}()
+	}
+	// status keeps answering during the flood
+	answered, asked := 0, 0
+	for time.Now().Before(stop) {
+		asked++
+		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		if _, err := c.Status(sctx); err == nil {
+			answered++
+		}
+		cancel()
+		time.Sleep(100 * time.Millisecond)
+	}
+	wg.Wait()
+	if answered != asked {
+		t.Errorf("peer status answered %d of %d requests during the flood", answered, asked)
+	}
+	// let the queue drain
+	var after *realnet.Status
+	eventually(5*time.Second, func() bool {
+		a, err := c.Status(ctx)
+		if err != nil {
+			return false
+		}
+		done := after != nil && a.Packets.Received == after.Packets.Received
+		after = a
+		return done
+	})
+	rss1, hwm := procMemory(t, p.cmd.Process.Pid)
+	total := sent[0] + sent[1] + sent[2] + sent[3]
+	kd := kernelDrops(uint16(target.Port)) - kdrops0
+	var nodeDrops uint64
+	for r, n := range after.Drops {
+		if r != realnet.DropQueueFull && r != realnet.DropOversize {
+			nodeDrops += n
+		}
+	}
+	t.Logf("flood: %d datagrams in %v (%d garbage, %d forged, %d unknown community, %d oversized); node received %d, accepted %d; drops %v; kernel drops %d",
+		total, duration, sent[0], sent[1], sent[2], sent[3], after.Packets.Received, after.Packets.Accepted, after.Drops, kd)
+	t.Logf("memory: RSS %d KiB before, %d KiB after, peak %d KiB", rss0, rss1, hwm)
+	if got := nodeDrops + after.Packets.Accepted; got != after.Packets.Received {
+		t.Errorf("node received %d datagrams but accepted %d and counted %d drops", after.Packets.Received, after.Packets.Accepted, nodeDrops)
+	}
+	for _, r := range []string{"bad_signature", "unknown_community", realnet.DropOversize} {
+		if after.Drops[r] == 0 {
+			t.Errorf("no drop counted as %q", r)
+		}
+	}
+	if kd >= 0 {
+		seen := int(after.Packets.Received) + int(after.Drops[realnet.DropQueueFull]) + int(after.Drops[realnet.DropOversize]) + kd
+		if seen < total {
+			t.Errorf("%d datagrams sent, but the node, the queue and the kernel account for only %d", total, seen)
+		}
+	}
+	if hwm > 256<<10 {
+		t.Errorf("peak RSS %d KiB during the flood, want under 256 MiB", hwm)
+	}
+	p.stop()
+}
+
+var mu sync.Mutex // guards the flood's totals
+
+func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 0xF100D)) }
+
+// floodPacket returns one datagram of the flood: 0 random bytes, 1 a
+// well-formed introduction-request or text message of the peer's
+// community from a random key with a forged signature, 2 the same for a
+// community the peer does not serve, 3 a datagram over MaxDatagram.
+func floodPacket(kind int, rng *rand.Rand, cid wire.CID) []byte {
+	switch kind {
+	case 0:
+		b := make([]byte, rng.IntN(1400))
+		for i := range b {
+			b[i] = byte(rng.Uint32())
+		}
+		return b
+	case 3:
+		return make([]byte, realnet.MaxDatagram+20)
+	}
+	if kind == 2 {
+		cid[0] ^= 0xFF
+	}
+	key := make([]byte, protocol.KeyLen)
+	for i := range key {
+		key[i] = byte(rng.Uint32())
+	}
+	var b []byte
+	if rng.IntN(2) == 0 {
+		b = wire.AppendHeader(nil, wire.CommunityVersion, cid, wire.TypeIntroductionRequest)
+		b = wire.AppendMember(b, key)
+		b = wire.AppendGlobalTime(b, 1+rng.Uint64N(100))
+		a := netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(1024+rng.IntN(60000)))
+		b = wire.AppendIntroRequest(b, &wire.IntroRequest{Destination: a, SourceLAN: a, SourceWAN: a, Advice: true,
+			Identifier: uint16(rng.Uint32())})
+	} else {
+		b = wire.AppendHeader(nil, wire.CommunityVersion, cid, 1)
+		b = wire.AppendMember(b, key)
+		b = wire.AppendGlobalTime(b, 1+rng.Uint64N(100))
+		b = append(b, "a forged text message"...)
+	}
+	sig := make([]byte, 64)
+	for i := range sig {
+		sig[i] = byte(rng.Uint32())
+	}
+	return append(b, sig...)
 }
