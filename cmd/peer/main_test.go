@@ -242,3 +242,27 @@ func TestParseCommunity(t *testing.T) {
 		t.Fatal("an empty community id was accepted")
 	}
 }
+
+// TestDeployConfig checks that the example configuration in deploy/ is
+// one `peer run` accepts.
+func TestDeployConfig(t *testing.T) {
+	known := map[string]bool{}
+	var runCmd command
+	for _, c := range commands() {
+		fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+		c.flags(fs, &options{})
+		fs.VisitAll(func(f *flag.Flag) { known[f.Name] = true })
+		if c.name == "run" {
+			runCmd = c
+		}
+	}
+	o := &options{}
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	runCmd.flags(fs, o)
+	if err := applySettings(fs, known, filepath.Join("..", "..", "deploy", "peer.yaml"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if o.listen != "0.0.0.0:7759" || len(o.trackers) != 1 || len(o.communities) != 1 || o.metrics == "" {
+		t.Fatalf("deploy/peer.yaml gave listen %s, %d trackers, %d communities, metrics %q", o.listen, len(o.trackers), len(o.communities), o.metrics)
+	}
+}

@@ -21,11 +21,6 @@ import (
 // Keys and variables that name no flag of any command are errors; those of
 // another command are ignored, so one file serves run, status and publish.
 
-// envName returns the environment variable of flag name.
-func envName(name string) string {
-	return "PEER_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
-}
-
 // repeatable is implemented by flags that may be given several times.
 type repeatable interface{ repeatable() }
 
