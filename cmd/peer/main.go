@@ -196,18 +196,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		name, rest = "community new", rest[1:]
 	}
-	cmds := commands()
-	known := map[string]bool{}
-	var cmd *command
-	for i := range cmds {
-		fs := flag.NewFlagSet(cmds[i].name, flag.ContinueOnError)
-		cmds[i].flags(fs, &options{})
-		fs.VisitAll(func(f *flag.Flag) { known[f.Name] = true })
-		if cmds[i].name == name {
-			cmd = &cmds[i]
-		}
-	}
-	if cmd == nil {
+	known, cmds := knownFlags()
+	cmd, ok := cmds[name]
+	if !ok {
 		return fmt.Errorf("unknown command %q (run `peer help`)", name)
 	}
 	o := &options{}
@@ -243,6 +234,30 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return fmt.Errorf("peer %s: unexpected argument %q", cmd.name, fs.Arg(0))
 	}
 	return cmd.run(ctx, o, &cliEnv{args: fs.Args(), stdin: stdin, stdout: stdout, stderr: stderr})
+}
+
+// knownFlags returns the flag names of every command, and the commands by
+// name.
+func knownFlags() (map[string]bool, map[string]command) {
+	known := map[string]bool{}
+	cmds := map[string]command{}
+	for _, c := range commands() {
+		fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+		c.flags(fs, &options{})
+		fs.VisitAll(func(f *flag.Flag) { known[f.Name] = true })
+		cmds[c.name] = c
+	}
+	return known, cmds
+}
+
+// counts formats a map of counts as "name n, name n" in name order.
+func counts[N uint64 | int](m map[string]N) string {
+	var parts []string
+	for k, n := range m {
+		parts = append(parts, fmt.Sprintf("%s %d", k, n))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
 }
 
 // trackerList is the repeatable --tracker flag.
@@ -558,12 +573,7 @@ func runStatus(ctx context.Context, o *options, env *cliEnv) error {
 	fmt.Fprintf(w, "packets: received %d, accepted %d, sent %d, dropped %d\n",
 		st.Packets.Received, st.Packets.Accepted, st.Packets.Sent, st.Packets.Dropped)
 	if len(st.Drops) > 0 {
-		var reasons []string
-		for r, n := range st.Drops {
-			reasons = append(reasons, fmt.Sprintf("%s %d", r, n))
-		}
-		sort.Strings(reasons)
-		fmt.Fprintf(w, "drops: %s\n", strings.Join(reasons, ", "))
+		fmt.Fprintf(w, "drops: %s\n", counts(st.Drops))
 	}
 	if st.Store.Path != "" {
 		fmt.Fprintf(w, "store %s: %d commits, %d writes pending\n", st.Store.Path, st.Store.Commits, st.Store.Pending)
@@ -573,12 +583,7 @@ func runStatus(ctx context.Context, o *options, env *cliEnv) error {
 		fmt.Fprintf(w, "  candidates: walk %d, stumble %d, intro %d, discovered %d\n",
 			cs.Candidates["walk"], cs.Candidates["stumble"], cs.Candidates["intro"], cs.Candidates["discovered"])
 		if len(cs.Messages) > 0 {
-			var types []string
-			for t, n := range cs.Messages {
-				types = append(types, fmt.Sprintf("%s %d", t, n))
-			}
-			sort.Strings(types)
-			fmt.Fprintf(w, "  messages: %s\n", strings.Join(types, ", "))
+			fmt.Fprintf(w, "  messages: %s\n", counts(cs.Messages))
 		}
 		s := cs.Sync
 		fmt.Fprintf(w, "  sync: %d requests sent (%d bytes), %d answered with %d packets (%d bytes)\n",

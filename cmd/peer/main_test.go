@@ -112,16 +112,8 @@ func TestPrecedence(t *testing.T) {
 			[]string{"PEER_WALK_INTERVAL=2s", "PEER_TRACKER=127.0.0.1:20"}, time.Second, "127.0.0.1:3", 3, "warn"},
 		{"env list", nil, []string{"PEER_TRACKER=127.0.0.1:20, 127.0.0.1:21"}, 5 * time.Second, "0.0.0.0:7759", 2, "info"},
 	}
-	var runCmd command
-	known := map[string]bool{}
-	for _, c := range commands() {
-		fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
-		c.flags(fs, &options{})
-		fs.VisitAll(func(f *flag.Flag) { known[f.Name] = true })
-		if c.name == "run" {
-			runCmd = c
-		}
-	}
+	known, cmds := knownFlags()
+	runCmd := cmds["run"]
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			o := &options{}
@@ -246,16 +238,8 @@ func TestParseCommunity(t *testing.T) {
 // TestDeployConfig checks that the example configuration in deploy/ is
 // one `peer run` accepts.
 func TestDeployConfig(t *testing.T) {
-	known := map[string]bool{}
-	var runCmd command
-	for _, c := range commands() {
-		fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
-		c.flags(fs, &options{})
-		fs.VisitAll(func(f *flag.Flag) { known[f.Name] = true })
-		if c.name == "run" {
-			runCmd = c
-		}
-	}
+	known, cmds := knownFlags()
+	runCmd := cmds["run"]
 	o := &options{}
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	runCmd.flags(fs, o)

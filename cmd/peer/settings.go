@@ -151,43 +151,19 @@ func splitList(s string) []string {
 	return out
 }
 
-// suggestion names the known setting closest to s, if one is close.
+// suggestion names the known setting s probably meant: the same name
+// with '_' for '-' or in another case, or one that s starts or ends with.
 func suggestion(s string, known map[string]bool) string {
-	norm := strings.ReplaceAll(s, "_", "-")
+	norm := strings.ToLower(strings.ReplaceAll(s, "_", "-"))
 	var names []string
 	for k := range known {
 		names = append(names, k)
 	}
 	sort.Strings(names)
-	best, bestD := "", 3
 	for _, k := range names {
-		if d := distance(norm, k); d < bestD {
-			best, bestD = k, d
+		if k == norm || (len(k) >= 4 && (strings.HasPrefix(norm, k) || strings.HasSuffix(norm, k))) {
+			return fmt.Sprintf(" (did you mean %q?)", k)
 		}
 	}
-	if best == "" {
-		return ""
-	}
-	return fmt.Sprintf(" (did you mean %q?)", best)
-}
-
-// distance is the Levenshtein distance between a and b.
-func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			c := 1
-			if a[i-1] == b[j-1] {
-				c = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
+	return ""
 }
