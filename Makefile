@@ -8,10 +8,11 @@ STATICCHECK_VERSION := v0.8.2
 SCENARIO    ?= scenarios/walker-10k.yaml
 SEED        ?=
 FUZZTIME    ?= 30s
-# packages cheap enough for the race detector on every run
-RACE_PKGS   := ./protocol/... ./natmodels/... ./realnet/... ./scenarios/... ./internal/...
+# packages cheap enough for the race detector on every run (realnet/sqlstore
+# is single-goroutine code whose SQLite engine is slow under the detector)
+RACE_PKGS   := ./protocol/... ./natmodels/... ./realnet/ ./scenarios/... ./internal/...
 
-.PHONY: all build test vet staticcheck unit race sim bench fuzz determinism results results-100k clean
+.PHONY: all build test vet staticcheck unit race sim bench bench-peer fuzz determinism results results-100k clean
 
 all: build
 
@@ -44,11 +45,20 @@ sim:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./protocol/... ./simnet/... ./natmodels/...
 
+## bench-peer: the peer's benchmarks (publish latency and rate, loopback sync, the SQLite store) into results/peer-bench.txt
+bench-peer:
+	$(GO) test -run '^$$' -bench 'PublishDurable|PublishConcurrent' -benchtime 1000x -count 5 ./realnet/ > results/peer-bench.txt
+	$(GO) test -run '^$$' -bench 'Sync$$' -benchtime 2000x -count 5 ./realnet/ >> results/peer-bench.txt
+	$(GO) test -run '^$$' -bench . -benchtime 2000x -count 3 ./realnet/sqlstore/ >> results/peer-bench.txt
+
 ## fuzz: every fuzz target for FUZZTIME each
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./protocol/wire/
 	$(GO) test -run '^$$' -fuzz '^FuzzHandlePacket$$' -fuzztime $(FUZZTIME) ./protocol/
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./scenarios/
+	$(GO) test -run '^$$' -fuzz '^FuzzParsePublishRequest$$' -fuzztime $(FUZZTIME) ./realnet/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseMessagesQuery$$' -fuzztime $(FUZZTIME) ./realnet/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseConfig$$' -fuzztime $(FUZZTIME) ./cmd/peer/
 
 ## determinism: the same scenario and seed twice, under GOMAXPROCS=1 and 2, must give one trace hash
 determinism:

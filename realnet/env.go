@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dispersy-go/dispersy/protocol"
@@ -30,17 +31,70 @@ var _ PacketConn = (*net.UDPConn)(nil)
 
 // Env implements protocol.Env over a UDP socket. All node work runs on the
 // goroutine that calls Run; other goroutines reach the node through Do.
+//
+// Received datagrams wait in a queue bounded by MaxQueuedBytes; a datagram
+// that finds it full is dropped and counted (QueueDrops), so a flood costs
+// bounded memory and never stalls the socket reader, while timers and API
+// calls go through a queue of their own that is never dropped from.
 type Env struct {
-	conn  PacketConn
-	start time.Time
-	rng   *rand.Rand
-	calls chan func()
-	done  chan struct{}
-	once  sync.Once
+	conn    PacketConn
+	start   time.Time
+	rng     *rand.Rand
+	calls   chan func()
+	packets chan datagram
+	queued  atomic.Int64 // bytes in packets
+	drops   atomic.Uint64
+	large   atomic.Uint64
+	done    chan struct{}
+	once    sync.Once
+
+	// MaxQueuedBytes bounds the received datagrams waiting for the loop
+	// (default DefaultMaxQueuedBytes); set it before Run.
+	MaxQueuedBytes int64
+	// AfterCall, if set, runs on the loop after every packet, timer or
+	// call, with idle true when nothing else is waiting; the peer commits
+	// its store there.
+	AfterCall func(idle bool)
+
+	// OnDrop, if set, is called from the socket reader for every datagram
+	// dropped before the loop (reason DropQueueFull or DropOversize).
+	OnDrop func(reason string)
 
 	// SendErrors counts failed writes (only read on the loop).
 	SendErrors uint64
 }
+
+// DefaultMaxQueuedBytes bounds the received datagrams a peer holds before
+// its loop handles them.
+const DefaultMaxQueuedBytes = 8 << 20
+
+// MaxDatagram is the largest datagram the peer reads (Dispersy's endpoint
+// limit: 65,536 minus 60 bytes of headers).
+const MaxDatagram = 65536 - 60
+
+type datagram struct {
+	from netip.AddrPort
+	pkt  []byte
+}
+
+// QueueDrops returns how many received datagrams were dropped because the
+// queue was full (safe from any goroutine).
+func (e *Env) QueueDrops() uint64 { return e.drops.Load() }
+
+func (e *Env) dropped(reason string) {
+	if reason == DropOversize {
+		e.large.Add(1)
+	} else {
+		e.drops.Add(1)
+	}
+	if e.OnDrop != nil {
+		e.OnDrop(reason)
+	}
+}
+
+// OversizeDrops returns how many received datagrams were dropped for
+// being longer than MaxDatagram (safe from any goroutine).
+func (e *Env) OversizeDrops() uint64 { return e.large.Load() }
 
 var _ protocol.Env = (*Env)(nil)
 
@@ -49,11 +103,14 @@ func NewEnv(conn PacketConn) *Env {
 	var seed [16]byte
 	_, _ = crand.Read(seed[:]) // crypto/rand.Read never fails on supported platforms
 	return &Env{
-		conn:  conn,
-		start: time.Now(),
-		rng:   rand.New(rand.NewPCG(binary.LittleEndian.Uint64(seed[:8]), binary.LittleEndian.Uint64(seed[8:]))),
-		calls: make(chan func(), 1024),
-		done:  make(chan struct{}),
+		conn:    conn,
+		start:   time.Now(),
+		rng:     rand.New(rand.NewPCG(binary.LittleEndian.Uint64(seed[:8]), binary.LittleEndian.Uint64(seed[8:]))),
+		calls:   make(chan func(), 1024),
+		packets: make(chan datagram, 4096),
+		done:    make(chan struct{}),
+
+		MaxQueuedBytes: DefaultMaxQueuedBytes,
 	}
 }
 
@@ -132,7 +189,7 @@ func (e *Env) Do(f func()) error {
 func (e *Env) Run(ctx context.Context, handle func(from netip.AddrPort, pkt []byte), stop func()) error {
 	readerDone := make(chan error, 1)
 	go func() {
-		buf := make([]byte, 65536)
+		buf := make([]byte, MaxDatagram+1)
 		for {
 			n, from, err := e.conn.ReadFromUDPAddrPort(buf)
 			if err != nil {
@@ -143,20 +200,43 @@ func (e *Env) Run(ctx context.Context, handle func(from netip.AddrPort, pkt []by
 				}
 				return
 			}
-			pkt := append([]byte(nil), buf[:n]...)
-			from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
-			if !e.post(func() { handle(from, pkt) }) {
+			if n > MaxDatagram {
+				e.dropped(DropOversize)
+				continue
+			}
+			if e.queued.Load()+int64(n) > e.MaxQueuedBytes {
+				e.dropped(DropQueueFull)
+				continue
+			}
+			d := datagram{from: netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), pkt: append([]byte(nil), buf[:n]...)}
+			e.queued.Add(int64(n))
+			select {
+			case e.packets <- d:
+			case <-e.done:
 				readerDone <- nil
 				return
+			default:
+				e.queued.Add(-int64(n))
+				e.dropped(DropQueueFull)
 			}
 		}
 	}()
+	after := func() {
+		if e.AfterCall != nil {
+			e.AfterCall(len(e.calls) == 0 && len(e.packets) == 0)
+		}
+	}
 	var readErr error
 loop:
 	for {
 		select {
 		case f := <-e.calls:
 			f()
+			after()
+		case d := <-e.packets:
+			e.queued.Add(-int64(len(d.pkt)))
+			handle(d.from, d.pkt)
+			after()
 		case <-ctx.Done():
 			break loop
 		case readErr = <-readerDone:
