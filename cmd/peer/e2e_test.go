@@ -382,7 +382,10 @@ func TestKillDuringPublishBurst(t *testing.T) {
 	defer cb.Close()
 	var bHas map[string]bool
 	ok := eventually(60*walk, func() bool {
-		got, err := cb.AllMessages(ctx, "", 0)
+		// each listing gets its own deadline: the phase outlasts ctx's
+		lctx, lcancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer lcancel()
+		got, err := cb.AllMessages(lctx, "", 0)
 		if err != nil {
 			return false
 		}
