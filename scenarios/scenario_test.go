@@ -164,7 +164,7 @@ func TestShipped(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{"puncture-matrix-eager.yaml", "puncture-matrix.yaml", "sync-100k-one.yaml", "sync-100k.yaml",
-		"sync-10k-mix.yaml", "sync-10k.yaml", "sync-1k-100.yaml", "sync-1k-dispersy.yaml", "sync-1k-noskip.yaml",
+		"sync-10k-mix-dispersy.yaml", "sync-10k-mix.yaml", "sync-10k.yaml", "sync-1k-100.yaml", "sync-1k-dispersy.yaml", "sync-1k-noskip.yaml",
 		"sync-1k.yaml", "sync-idle-1k-dispersy.yaml", "sync-idle-1k-noskip.yaml", "sync-idle-1k.yaml",
 		"walker-100k-ed25519.yaml", "walker-100k-fast.yaml", "walker-10k.yaml", "walker-small.yaml"}
 	if !reflect.DeepEqual(files, want) {
