@@ -75,7 +75,13 @@ func (n *Network) enqueue(h *Host, to netip.AddrPort, pkt []byte) bool {
 	}
 	delay := n.lanDelay
 	if realm == 0 && src != dst {
-		// Crosses the Internet: the only place packets get lost.
+		// Crosses the Internet: the only place packets get lost or cut off.
+		if n.pubGroup != nil {
+			if gs, gd := n.groupOf(src), n.groupOf(dst); gs != gd && gs != 0 && gd != 0 {
+				n.drop(h.id, DropPartitioned)
+				return false
+			}
+		}
 		if n.loss > 0 && n.lossRand.Float64() < n.loss {
 			n.drop(h.id, DropLoss)
 			return false
@@ -179,6 +185,10 @@ func (n *Network) deliver(p *pktSlot, h *Host, dport uint16) {
 	}
 	if n.onDeliver != nil {
 		n.onDeliver(int(p.srcHost), int(h.id))
+	}
+	if n.onCapture != nil {
+		n.onCapture(Capture{Time: time.Duration(n.now), Src: addrPort(p.srcIP, p.srcPort), Dst: addrPort(h.ip, h.port),
+			SrcHost: int(p.srcHost), DstHost: int(h.id), Payload: pkt})
 	}
 	if h.handler != nil {
 		h.handler(addrPort(p.srcIP, p.srcPort), pkt)
