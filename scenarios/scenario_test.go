@@ -139,6 +139,19 @@ func TestBadFilesKeys(t *testing.T) {
 		{"workload-at-beyond-duration", "5: workload[0].at: ", "before the end of the run"},
 		{"workload-count-zero", "6: workload[0].publish.count: ", "at least 1"},
 		{"workload-no-action", "5: workload[0]: ", "no action"},
+		{"churn-unknown-distribution", "5: churn.session.distribution: ", `did you mean "weibull"`},
+		{"churn-weibull-missing-shape", "5: churn.session.shape: ", "required key missing"},
+		{"churn-trace-and-session", "7: churn.trace: ", "give one or the other"},
+		{"churn-missing-downtime", "5: churn.downtime: ", "required key missing"},
+		{"churn-trace-missing-file", "5: churn.trace: ", "no-such-trace.csv"},
+		{"timeline-unknown-action", "6: timeline[0].crsh: ", `did you mean "crash"`},
+		{"timeline-action-in-workload", "6: workload[0].partition: ", "allowed keys: at, publish"},
+		{"timeline-heal-without-partition", "7: timeline[1].heal: ", "no partition is in force"},
+		{"timeline-partition-groups", "6: timeline[0].partition.groups: ", "sum to 0.9"},
+		{"timeline-crash", "6: timeline[0].crash: ", "exactly one of fraction and count"},
+		{"timeline-join", "6: timeline[0].join.over: ", "after the run"},
+		{"timeline-set", "6: timeline[0].set: ", "changes nothing"},
+		{"metrics-interval-zero", "5: metrics.interval: ", "positive"},
 	}
 	for _, tt := range tests {
 		file := filepath.Join("testdata", "bad", tt.file+".yaml")
@@ -203,6 +216,7 @@ func TestWalker10k(t *testing.T) {
 		NAT:       NAT{Mix: walkerMix(), MappingTimeout: time.Minute},
 		Crypto:    CryptoEd25519,
 		Community: DefaultCommunity(),
+		Metrics:   Metrics{Interval: DefaultMetricsInterval},
 		File:      "walker-10k.yaml",
 	}
 	got := *s
@@ -275,7 +289,8 @@ func TestSync1k(t *testing.T) {
 		Community: DefaultCommunity(),
 		Workload: []Event{{At: time.Minute, Line: 14,
 			Publish: &Publish{Message: "text", Count: 1, From: FromRandom, Size: DefaultSize}}},
-		File: "sync-1k.yaml",
+		Metrics: Metrics{Interval: DefaultMetricsInterval},
+		File:    "sync-1k.yaml",
 	}
 	if len(s.Protocol) != 1 || s.Protocol[0].Key != "sync_skip" || s.Protocol[0].Value.Value != "false" {
 		t.Fatalf("protocol overrides %+v, want sync_skip: false", s.Protocol)
@@ -308,7 +323,8 @@ func TestParse(t *testing.T) {
 	def := func(f func(s *Scenario)) Scenario {
 		s := Scenario{Name: "t", Seed: 1, Duration: time.Minute, Nodes: 10, Trackers: 1,
 			Network: Network{Latency: Latency{Distribution: DistConstant, Value: 50 * time.Millisecond}},
-			NAT:     NAT{Mix: public}, Crypto: CryptoEd25519, Community: DefaultCommunity(), File: "t.yaml"}
+			NAT:     NAT{Mix: public}, Crypto: CryptoEd25519, Community: DefaultCommunity(), File: "t.yaml",
+			Metrics: Metrics{Interval: DefaultMetricsInterval}}
 		if f != nil {
 			f(&s)
 		}
@@ -550,6 +566,23 @@ func TestRoundTrip(t *testing.T) {
 		"  - {at: 10s, publish: {message: \"yes\", count: 100, from: 0, rate: 0.5, size: 1000}}\n" +
 		"  - {at: 10s, publish: {message: pong, count: 2, rate: 1e-300}}\n" +
 		"  - {at: 10s, publish: {message: pong, count: 2, rate: all}}\n"
+	inputs["churn-timeline"] = "name: c\nduration: 1h\nnodes: 50\n" +
+		"churn: {session: {distribution: weibull, shape: 0.4, scale: 7m}, downtime: {distribution: pareto, shape: 1.1, scale: 1s}, start: 1m, fraction: 0.5, keep_store: false}\n" +
+		"metrics: {interval: 1m30s}\n" +
+		"timeline:\n" +
+		"  - {at: 1m, partition: {groups: [0.1, 0.9]}}\n" +
+		"  - {at: 2m, heal: {}}\n" +
+		"  - {at: 3m, crash: {count: 3, for: 10s}}\n" +
+		"  - {at: 3m, crash: {fraction: 0.5}}\n" +
+		"  - {at: 4m, join: {nodes: 9, over: 1s, mix: {cgnat: 0.5, public: 0.5}}}\n" +
+		"  - {at: 5m, join: {nodes: 1}}\n" +
+		"  - {at: 6m, set: {loss: 0.25, latency: {distribution: uniform, min: 1ms, max: 2ms}}}\n" +
+		"  - {at: 7m, set: {latency: {distribution: lognormal, median: 1ms, sigma: 0.1}}}\n" +
+		"  - {at: 8m, publish: {message: text, count: 2}}\n"
+	inputs["churn-lognormal"] = "name: c\nduration: 1h\nnodes: 50\n" +
+		"churn: {session: {distribution: lognormal, median: 7m, sigma: 1}, downtime: {distribution: constant, value: 1s}}\n"
+	inputs["churn-exponential"] = "name: c\nduration: 1h\nnodes: 50\n" +
+		"churn: {session: {distribution: exponential, mean: 7m}, downtime: {distribution: exponential, mean: 1s}}\n"
 	for name, in := range inputs {
 		t.Run(name, func(t *testing.T) {
 			a, err := Parse(name, []byte(in))
@@ -580,6 +613,9 @@ func TestRoundTrip(t *testing.T) {
 				}
 				for i := range s.Workload {
 					s.Workload[i].Line = 0
+				}
+				for i := range s.Timeline {
+					s.Timeline[i].Line = 0
 				}
 			}
 			if !reflect.DeepEqual(a, b) {
