@@ -3,6 +3,7 @@ package runner
 import (
 	"runtime"
 	"slices"
+	"time"
 
 	"github.com/dispersy-go/dispersy/natmodels"
 	"github.com/dispersy-go/dispersy/protocol"
@@ -28,6 +29,16 @@ type Summary struct {
 	Walker           WalkerSummary    `json:"walker"`
 	Puncture         PunctureSummary  `json:"puncture"`
 	Sync             SyncSummary      `json:"sync"`
+	// Interrupted says the run was stopped before its end (Ctrl-C):
+	// VirtualSeconds is then the virtual time it reached, and every figure
+	// covers only that.
+	Interrupted bool `json:"interrupted"`
+	// Churn says how peers came and went.
+	Churn ChurnSummary `json:"churn"`
+	// Partitions measures each partition of the timeline.
+	Partitions []PartitionSummary `json:"partitions"`
+	// Series is the time series (timeseries.csv; not in the JSON).
+	Series []TimePoint `json:"-"`
 
 	// DeliveredPerWallSecond is the engine's throughput.
 	DeliveredPerWallSecond float64 `json:"delivered_per_wall_second"`
@@ -39,8 +50,12 @@ type Summary struct {
 	Build BuildInfo `json:"build"`
 }
 
-// WalkerSummary measures the walker at the end of the run.
+// WalkerSummary measures the walker at the end of the run, over the peers
+// online then.
 type WalkerSummary struct {
+	// OnlinePeers is how many peers were online at the end: the peers
+	// every figure here counts.
+	OnlinePeers int `json:"online_peers"`
 	// ConnectedFraction is the share of peers with at least one
 	// non-tracker candidate in the walk category (walked to and answered
 	// within the walk lifetime).
@@ -54,6 +69,9 @@ type WalkerSummary struct {
 	ConnectionTypes map[string]map[string]int `json:"connection_types"`
 	// MeanCandidates is the mean number of candidates per category.
 	MeanCandidates map[string]float64 `json:"mean_candidates"`
+	// Verified is each online peer's number of walk+stumble candidates,
+	// sorted (for the CDF plot; not in the JSON).
+	Verified []int `json:"-"`
 }
 
 // PairStats counts introductions between two NAT profiles and how many of
@@ -117,11 +135,11 @@ func expectedConnType(p natmodels.Profile) wire.ConnType {
 	return wire.ConnUnknown
 }
 
-func (r *run) summary(crypto string) *Summary {
+func (r *run) summary(crypto string, end time.Duration) *Summary {
 	st := r.net.Stats()
 	s := &Summary{
 		Scenario: r.s.Name, Seed: r.seed, Nodes: r.s.Nodes, Trackers: r.s.Trackers, Crypto: crypto,
-		VirtualSeconds: r.s.Duration.Seconds(), Events: st.Events, PacketsSent: st.PacketsSent,
+		VirtualSeconds: end.Seconds(), Events: st.Events, PacketsSent: st.PacketsSent,
 		PacketsDelivered: st.PacketsDelivered, PacketsDropped: st.DropsByName(), MaxHeapBytes: r.maxHeap,
 		TraceHash: HashHex(r.net.TraceHash()),
 		Messages:  map[string]MessageStats{}, NodeDrops: map[string]int64{},
@@ -152,32 +170,42 @@ func (r *run) summary(crypto string) *Summary {
 	}
 	s.Puncture = ps
 	s.Sync = r.syncSummary()
+	s.Series = r.series.finish(r, end)
+	s.Churn = r.churn.finish()
+	s.Partitions = r.churn.partitions
 	return s
 }
 
 func (r *run) walkerSummary() WalkerSummary {
 	w := WalkerSummary{ConnectionTypes: map[string]map[string]int{}, MeanCandidates: map[string]float64{}}
-	if len(r.peers) == 0 {
+	w.OnlinePeers = r.online
+	if r.online == 0 {
 		return w
 	}
 	cid := CommunityID()
 	var connected, verified, correct int
 	cats := map[protocol.Category]int{}
 	for _, nd := range r.peers {
+		if !nd.online {
+			continue
+		}
 		n := nd.node
 		now := n.Now()
 		cfg := n.Config()
 		ok := false
+		mine := 0
 		for _, x := range n.Community(cid).Candidates() {
 			cat := x.Category(now, cfg)
 			cats[cat]++
 			if cat == protocol.CategoryWalk || cat == protocol.CategoryStumble {
 				verified++
+				mine++
 			}
 			if cat == protocol.CategoryWalk && !x.Tracker {
 				ok = true
 			}
 		}
+		w.Verified = append(w.Verified, mine)
 		if ok {
 			connected++
 		}
@@ -193,7 +221,8 @@ func (r *run) walkerSummary() WalkerSummary {
 		}
 		m[got.String()]++
 	}
-	n := float64(len(r.peers))
+	slices.Sort(w.Verified)
+	n := float64(r.online)
 	w.ConnectedFraction = float64(connected) / n
 	w.MeanVerifiedCandidates = float64(verified) / n
 	w.ConnectionTypeAccuracy = float64(correct) / n
