@@ -11,7 +11,7 @@ FUZZTIME    ?= 30s
 # packages cheap enough for the race detector on every run
 RACE_PKGS   := ./protocol/... ./natmodels/... ./realnet/... ./scenarios/... ./internal/...
 
-.PHONY: all build test vet staticcheck unit race sim bench fuzz determinism results results-100k clean
+.PHONY: all build test vet staticcheck unit race tools sim bench bench-engine fuzz determinism results results-100k clean
 
 all: build
 
@@ -19,7 +19,19 @@ build:
 	$(GO) build ./...
 
 ## test: vet, staticcheck, the architecture (spine) check and all tests, the race detector where affordable
-test: vet staticcheck unit race
+test: vet staticcheck tools unit race
+
+## tools: what tests use besides Go. tshark (the pcap test opens a capture with it) is installed with
+## apt-get only when it is missing and apt-get can run; otherwise that one test skips and says why.
+tools:
+	@command -v tshark >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    echo "installing tshark with apt-get"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get install -y -qq --no-install-recommends tshark >/dev/null 2>&1 || \
+	    { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq --no-install-recommends tshark >/dev/null 2>&1; } || \
+	    echo "apt-get could not install tshark: TestPcapTshark will skip"; \
+	  else echo "no apt-get (or not root): tshark not installed, TestPcapTshark will skip"; fi; }
 
 vet:
 	$(GO) vet ./...

@@ -175,7 +175,7 @@ func Run(s *scenarios.Scenario, o Options) (*Summary, error) {
 		if now%every != 0 && (o.Interrupted == nil || !o.Interrupted()) {
 			return
 		}
-		h := heapBytes()
+		h := HeapBytes()
 		r.maxHeap = max(r.maxHeap, h)
 		if o.Interrupted != nil && o.Interrupted() {
 			interrupted = true
@@ -201,7 +201,7 @@ func Run(s *scenarios.Scenario, o Options) (*Summary, error) {
 	end := r.net.Now()
 	r.pq.add(punctEvent{kind: evTick, t: end + time.Hour}) // count every finished window
 	r.pq.close()
-	r.maxHeap = max(r.maxHeap, heapBytes())
+	r.maxHeap = max(r.maxHeap, HeapBytes())
 	sum := r.summary(scheme.Name(), end)
 	sum.Interrupted = interrupted
 	if o.Clock != nil {
@@ -393,8 +393,9 @@ func (o *observer) SyncAnswered(_ wire.CID, a *protocol.SyncAnswer) {
 	o.r.sync.answered(a)
 }
 
-// heapBytes returns the bytes of live and not-yet-swept heap objects.
-func heapBytes() uint64 {
+// HeapBytes returns the bytes of live and not-yet-swept heap objects (the
+// max_heap_bytes of summaries).
+func HeapBytes() uint64 {
 	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
 	metrics.Read(s)
 	if s[0].Value.Kind() == metrics.KindUint64 {
