@@ -5,7 +5,7 @@ GO          ?= go
 GOBIN       := $(shell $(GO) env GOPATH)/bin
 STATICCHECK := $(GOBIN)/staticcheck
 STATICCHECK_VERSION := v0.8.2
-SCENARIO    ?= scenarios/walker-10k.yaml
+SCENARIO    ?= scenarios/sim-10k.yaml
 SEED        ?=
 FUZZTIME    ?= 30s
 # packages cheap enough for the race detector on every run
@@ -48,7 +48,8 @@ unit:
 race:
 	$(GO) test -count=1 -race $(RACE_PKGS)
 
-## sim: run the default scenario (SCENARIO=..., SEED=...)
+## sim: run the default scenario (SCENARIO=..., SEED=...): 10,000 peers behind the NAT mix, 1 % loss,
+## Weibull churn and 300 messages; prints the walker, puncture and sync tables and the plots' paths
 sim:
 	$(GO) run ./cmd/sim run $(SCENARIO) $(if $(SEED),--seed $(SEED))
 

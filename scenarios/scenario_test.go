@@ -176,7 +176,7 @@ func TestShipped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"puncture-matrix-eager.yaml", "puncture-matrix.yaml", "sync-100k-one.yaml", "sync-100k.yaml",
+	want := []string{"churn-100k.yaml", "puncture-matrix-eager.yaml", "puncture-matrix.yaml", "sim-10k.yaml", "sync-100k-one.yaml", "sync-100k.yaml",
 		"sync-10k-mix.yaml", "sync-10k.yaml", "sync-1k-100.yaml", "sync-1k.yaml", "walker-100k-ed25519.yaml",
 		"walker-100k-fast.yaml", "walker-10k.yaml", "walker-small.yaml"}
 	if !reflect.DeepEqual(files, want) {
@@ -267,6 +267,32 @@ func TestShippedVariants(t *testing.T) {
 		"walker-100k-fast.yaml", "walker-10k.yaml", "walker-small.yaml"} {
 		if s := load(file); !reflect.DeepEqual(s.Community, DefaultCommunity()) || s.Workload != nil {
 			t.Errorf("%s: community %+v, workload %+v; want the default and none", file, s.Community, s.Workload)
+		}
+	}
+}
+
+// TestChurnScenarios checks the scenarios with churn: make sim's default
+// and the 100,000-peer speed scenario.
+func TestChurnScenarios(t *testing.T) {
+	for _, c := range []struct {
+		file     string
+		nodes    int
+		messages int
+	}{{"sim-10k.yaml", 10000, 300}, {"churn-100k.yaml", 100000, 1000}} {
+		s, err := Load(c.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ch := s.Churn
+		if s.Nodes != c.nodes || s.Crypto != CryptoFast || s.Network.Loss != 0.01 || !reflect.DeepEqual(s.NAT.Mix, walkerMix()) ||
+			s.Network.Latency.Distribution != DistLognormal || s.Duration != 10*time.Minute {
+			t.Errorf("%s: %+v", c.file, s)
+		}
+		if ch == nil || ch.Session.Distribution != DistWeibull || ch.Downtime.Distribution != DistExponential || !ch.KeepStore {
+			t.Errorf("%s: churn %+v", c.file, ch)
+		}
+		if len(s.Workload) != 1 || s.Workload[0].Publish.Count != c.messages {
+			t.Errorf("%s: workload %+v", c.file, s.Workload)
 		}
 	}
 }
