@@ -71,20 +71,35 @@ determinism:
 	@h1=$$(grep trace_hash /tmp/det-1/summary.json); h2=$$(grep trace_hash /tmp/det-2/summary.json); \
 	  echo "$$h1"; echo "$$h2"; test "$$h1" = "$$h2"
 
-## results: regenerate the committed figures in results/ (minutes; results-100k: the 100,000-node runs)
+## results: regenerate the figures in results/ and the generated blocks of results/README.md (minutes);
+## results-100k: the 100,000- and 1,000,000-node runs (an hour or more)
+SIM := $(GO) run ./cmd/sim
 results:
-	$(GO) run ./cmd/sim run scenarios/walker-10k.yaml --quiet --out results/walker-10k
-	$(GO) run ./cmd/sim run scenarios/puncture-matrix.yaml --quiet --out results/puncture-matrix
-	$(GO) run ./cmd/sim run scenarios/puncture-matrix-eager.yaml --quiet --out results/puncture-matrix-eager
+	$(SIM) run scenarios/sim-10k.yaml --quiet --out results/sim-10k
+	$(SIM) run scenarios/partition-10k.yaml --quiet --out results/partition-10k
+	$(SIM) run scenarios/walker-10k.yaml --quiet --out results/walker-10k
+	$(SIM) run scenarios/puncture-matrix.yaml --quiet --out results/puncture-matrix
+	$(SIM) run scenarios/puncture-matrix-eager.yaml --quiet --out results/puncture-matrix-eager
 	for s in sync-1k sync-1k-100 sync-10k sync-10k-mix; do \
-		$(GO) run ./cmd/sim run scenarios/$$s.yaml --quiet --out results/$$s || exit 1; done
+		$(SIM) run scenarios/$$s.yaml --quiet --out results/$$s || exit 1; done
+	$(SIM) sweep scenarios/sweep-sync.yaml --set nodes=1000,3000,10000 --seeds 1-5 --jobs 1 --quiet \
+		--metric sync.convergence.t99,sync.convergence.t100,sync.coverage,wall_seconds --out results/sweeps/sync-sizes
+	rm -rf results/sweeps/sync-sizes/runs
+	mkdir -p results/bench-engine
+	for n in 10000 100000; do $(SIM) bench-engine --nodes $$n --duration 20s --json > results/bench-engine/hold-$$n.json || exit 1; done
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./protocol/... ./simnet/... ./natmodels/... > results/bench.txt
+	$(SIM) results
 
 results-100k:
-	$(GO) run ./cmd/sim run scenarios/walker-100k-fast.yaml --quiet --out results/walker-100k-fast
-	$(GO) run ./cmd/sim run scenarios/walker-100k-ed25519.yaml --quiet --out results/walker-100k-ed25519
-	$(GO) run ./cmd/sim run scenarios/sync-100k-one.yaml --quiet --out results/sync-100k-one
-	$(GO) run ./cmd/sim run scenarios/sync-100k.yaml --quiet --out results/sync-100k
+	$(SIM) run scenarios/churn-100k.yaml --quiet --out results/churn-100k
+	$(SIM) run scenarios/walker-100k-fast.yaml --quiet --out results/walker-100k-fast
+	$(SIM) run scenarios/walker-100k-ed25519.yaml --quiet --out results/walker-100k-ed25519
+	$(SIM) run scenarios/sync-100k-one.yaml --quiet --out results/sync-100k-one
+	$(SIM) run scenarios/sync-100k.yaml --quiet --out results/sync-100k
+	$(SIM) run scenarios/walker-100k-1h.yaml --quiet --no-plots --out results/walker-100k-1h
+	$(SIM) run scenarios/walker-1m.yaml --quiet --no-plots --out results/walker-1m
+	$(SIM) bench-engine --nodes 1000000 --duration 20s --json > results/bench-engine/hold-1000000.json
+	$(SIM) results
 
 clean:
 	rm -rf results/runs

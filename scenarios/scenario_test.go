@@ -176,9 +176,10 @@ func TestShipped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"churn-100k.yaml", "puncture-matrix-eager.yaml", "puncture-matrix.yaml", "sim-10k.yaml", "sync-100k-one.yaml", "sync-100k.yaml",
-		"sync-10k-mix.yaml", "sync-10k.yaml", "sync-1k-100.yaml", "sync-1k.yaml", "walker-100k-ed25519.yaml",
-		"walker-100k-fast.yaml", "walker-10k.yaml", "walker-small.yaml"}
+	want := []string{"churn-100k.yaml", "partition-10k.yaml", "puncture-matrix-eager.yaml", "puncture-matrix.yaml", "sim-10k.yaml",
+		"sweep-sync.yaml", "sync-100k-one.yaml", "sync-100k.yaml",
+		"sync-10k-mix.yaml", "sync-10k.yaml", "sync-1k-100.yaml", "sync-1k.yaml", "walker-100k-1h.yaml", "walker-100k-ed25519.yaml",
+		"walker-100k-fast.yaml", "walker-10k.yaml", "walker-1m.yaml", "walker-small.yaml"}
 	if !reflect.DeepEqual(files, want) {
 		t.Errorf("shipped files %v, want %v", files, want)
 	}

@@ -3,13 +3,15 @@
 //	sim run FILE [--seed N] [--out DIR] [--quiet] [--pcap FILE] [--pcap-nodes LIST]
 //	sim sweep FILE --set KEY=V1,V2 ... [--seeds 1-5] [--out DIR] [--jobs N] [--metric M]
 //	sim bench-engine [--nodes N] [--duration 20s] [--json]
+//	sim results [--dir results]
 //
 // run prints a progress bar while the run goes (when stderr is a
 // terminal), the walker, puncture and sync tables at the end, and writes
 // DIR/summary.json, DIR/timeseries.csv, DIR/coverage.csv and PNG plots
 // (default DIR: results/runs/NAME-SEED/). Ctrl-C stops the run, writes
 // what it has and says it was interrupted. sweep runs a grid of scenario
-// variants over seeds; bench-engine measures the event engine.
+// variants over seeds; bench-engine measures the event engine; results
+// rewrites the generated blocks of results/README.md.
 package main
 
 import (
@@ -28,7 +30,8 @@ const usage = `usage:
   sim run FILE [--seed N] [--out DIR] [--quiet] [--pcap FILE] [--pcap-nodes LIST] [--no-plots]
                [--cpuprofile FILE] [--memprofile FILE]
   sim sweep FILE --set KEY=V1,V2[,...] [--set ...] [--seeds 1-5] [--out DIR] [--jobs N] [--metric M] [--quiet]
-  sim bench-engine [--nodes N] [--duration 20s] [--json] [--seed N]`
+  sim bench-engine [--nodes N] [--duration 20s] [--json] [--seed N] [--trace]
+  sim results [--dir results]`
 
 // errInterrupted is returned when Ctrl-C stopped a command; main exits 130.
 var errInterrupted = errors.New("interrupted")
@@ -82,6 +85,8 @@ func (e *env) main(args []string) error {
 		return e.sweepCmd(args[1:])
 	case "bench-engine":
 		return e.benchCmd(args[1:])
+	case "results":
+		return e.resultsCmd(args[1:])
 	}
 	return fmt.Errorf("unknown command %q\n%s", args[0], usage)
 }
