@@ -67,10 +67,19 @@ func NewHoldModel(cfg HoldConfig) (*Network, error) {
 		hosts[i], addrs[i] = h, h.Addr()
 	}
 	rng := n.Rand("hold", 0)
+	// The hosts' addresses are consecutive (see the address plan), so a
+	// random destination costs no lookup.
+	first, port := ipv4(addrs[0].Addr()), addrs[0].Port()
+	for i := range addrs {
+		if addrs[i] != addrPort(first+uint32(i), port) {
+			return nil, fmt.Errorf("simnet: hold model: host %d is at %v, not at %v", i, addrs[i], addrPort(first+uint32(i), port))
+		}
+	}
+	nodes := uint64(len(addrs))
 	for _, h := range hosts {
 		env := h.Env()
 		h.SetHandler(func(_ netip.AddrPort, pkt []byte) {
-			env.Send(addrs[rng.IntN(len(addrs))], pkt)
+			env.Send(addrPort(first+uint32(rng.Uint64N(nodes)), port), pkt)
 		})
 	}
 	n.At(0, func() {
