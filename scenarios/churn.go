@@ -9,7 +9,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -275,22 +274,7 @@ func (p *parser) dist(path string, v *yaml.Node) *Dist {
 	fields := []field{{key: "distribution", required: true, parse: func(path string, v *yaml.Node) {
 		p.choice(path, v, "distribution", dists)
 	}}}
-	allowed := distParamsOf(kind)
-	if kind == "" {
-		// Without a usable distribution any parameter is allowed and none
-		// is required: the distribution's own error says enough.
-		for _, k := range dists {
-			for _, param := range distParamsOf(k) {
-				if !slices.Contains(allowed, param) {
-					allowed = append(allowed, param)
-				}
-			}
-		}
-	}
-	for _, k := range allowed {
-		fields = append(fields, params[k])
-	}
-	p.fields(m, path, p.otherParams(path, es, params, allowed, "distribution", kind), fields)
+	p.kindFields(m, path, es, fields, params, kind, dists, distParamsOf, "distribution")
 	if kind == "" || len(p.errs) != before {
 		return nil
 	}

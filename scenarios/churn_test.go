@@ -4,7 +4,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -37,26 +36,7 @@ func TestBadTraces(t *testing.T) {
 			if err == nil {
 				t.Fatalf("ParseTrace(%s) = %+v, want an error", file, s)
 			}
-			got := err.Error() + "\n"
-			golden := strings.TrimSuffix(file, ".csv") + ".err"
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, rerr := os.ReadFile(golden)
-			if rerr != nil {
-				t.Fatalf("%v (run go test -update to create it)", rerr)
-			}
-			if got != string(want) {
-				t.Errorf("ParseTrace(%s) error:\n%s\nwant:\n%s", file, got, want)
-			}
-			lineRE := regexp.MustCompile(`^` + regexp.QuoteMeta(file) + `:[1-9][0-9]*: `)
-			for _, l := range strings.Split(strings.TrimSuffix(got, "\n"), "\n") {
-				if !lineRE.MatchString(l) {
-					t.Errorf("error line %q does not start with %s:LINE:", l, file)
-				}
-			}
+			checkGolden(t, file, err.Error()+"\n", strings.TrimSuffix(file, ".csv")+".err")
 		})
 	}
 	if n < 4 {

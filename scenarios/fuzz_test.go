@@ -11,19 +11,7 @@ import (
 // panic, that Parse returns exactly one of a scenario and an error, and that
 // a parsed scenario survives a Marshal/Parse round trip.
 func FuzzParse(f *testing.F) {
-	for _, pattern := range []string{"*.yaml", filepath.Join("testdata", "bad", "*.yaml")} {
-		files, err := filepath.Glob(pattern)
-		if err != nil {
-			f.Fatal(err)
-		}
-		for _, file := range files {
-			data, err := os.ReadFile(file)
-			if err != nil {
-				f.Fatal(err)
-			}
-			f.Add(data)
-		}
-	}
+	addFiles(f, "*.yaml", filepath.Join("testdata", "bad", "*.yaml"))
 	f.Add([]byte("name: a\nduration: 1s\nnodes: 1\nprotocol: {label: x, eager_puncture: true, fanout: 3}\n"))
 	f.Add([]byte("name: a\nduration: 1m\nnodes: 3\ncommunity: {messages: [{name: a, distribution: {kind: last-sync, history_size: 2, " +
 		"pruning: {inactive: 1, pruned: 2}}}, {name: b, authentication: none, distribution: {kind: direct}}]}\n" +
@@ -57,17 +45,7 @@ func FuzzParse(f *testing.F) {
 // FuzzParseTrace checks that no input makes ParseTrace panic, that it
 // returns sessions or an error, and that the sessions it returns are valid.
 func FuzzParseTrace(f *testing.F) {
-	files, err := filepath.Glob(filepath.Join("testdata", "trace", "*.csv"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	for _, file := range files {
-		data, err := os.ReadFile(file)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(data)
-	}
+	addFiles(f, filepath.Join("testdata", "trace", "*.csv"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		sessions, err := ParseTrace("fuzz.csv", data, 50)
 		if err != nil {
@@ -87,4 +65,21 @@ func FuzzParseTrace(f *testing.F) {
 			end[s.Node] = s.Down
 		}
 	})
+}
+
+// addFiles adds the files matching the patterns to the seed corpus.
+func addFiles(f *testing.F, patterns ...string) {
+	for _, pattern := range patterns {
+		files, err := filepath.Glob(pattern)
+		if err != nil {
+			f.Fatal(err)
+		}
+		for _, file := range files {
+			data, err := os.ReadFile(file)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(data)
+		}
+	}
 }

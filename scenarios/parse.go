@@ -413,6 +413,30 @@ func (p *parser) otherParams(path string, es []entry, params map[string]field, a
 	return kept
 }
 
+// kindFields dispatches the entries es of mapping m (at path), a block
+// whose keys depend on its kind (one of kinds, or "" when it has no usable
+// one), to fields and to the parameters of kind: paramsOf(kind) names them
+// among params. Without a usable kind any kind's parameters are allowed:
+// the kind's own error says enough. A parameter of another kind gets its
+// own message (see otherParams); what names the block in it.
+func (p *parser) kindFields(m *yaml.Node, path string, es []entry, fields []field, params map[string]field,
+	kind string, kinds []string, paramsOf func(string) []string, what string) {
+	allowed := paramsOf(kind)
+	if kind == "" {
+		for _, k := range kinds {
+			for _, param := range paramsOf(k) {
+				if !slices.Contains(allowed, param) {
+					allowed = append(allowed, param)
+				}
+			}
+		}
+	}
+	for _, k := range allowed {
+		fields = append(fields, params[k])
+	}
+	p.fields(m, path, p.otherParams(path, es, params, allowed, what, kind), fields)
+}
+
 // community parses the community block; ok reports that it had no problem.
 func (p *parser) community(path string, v *yaml.Node) (c Community, ok bool) {
 	before := len(p.errs)
@@ -580,22 +604,7 @@ func (p *parser) distribution(path string, v *yaml.Node, d *Distribution) {
 			dist.Pruning = p.pruning(path, v)
 		}},
 	}
-	allowed := distParams(kind)
-	if kind == "" {
-		// Without a usable kind any parameter is allowed and none is
-		// required: the kind's own error says enough.
-		for _, k := range kinds {
-			for _, param := range distParams(k) {
-				if !slices.Contains(allowed, param) {
-					allowed = append(allowed, param)
-				}
-			}
-		}
-	}
-	for _, k := range allowed {
-		fields = append(fields, params[k])
-	}
-	p.fields(m, path, p.otherParams(path, es, params, allowed, "distribution", kind), fields)
+	p.kindFields(m, path, es, fields, params, kind, kinds, distParams, "distribution")
 	if kind != "" {
 		*d = dist
 	}

@@ -47,25 +47,7 @@ func TestBadFiles(t *testing.T) {
 				t.Errorf("Load(%s) returned a scenario along with its error", file)
 			}
 			got := err.Error() + "\n"
-			golden := strings.TrimSuffix(file, ".yaml") + ".err"
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, rerr := os.ReadFile(golden)
-			if rerr != nil {
-				t.Fatalf("%v (run go test -update to create it)", rerr)
-			}
-			if got != string(want) {
-				t.Errorf("Load(%s) error:\n%s\nwant:\n%s", file, got, want)
-			}
-			lineRE := regexp.MustCompile(`^` + regexp.QuoteMeta(file) + `:[1-9][0-9]*: `)
-			for _, l := range strings.Split(strings.TrimSuffix(got, "\n"), "\n") {
-				if !lineRE.MatchString(l) {
-					t.Errorf("error line %q does not start with %s:LINE:", l, file)
-				}
-			}
+			checkGolden(t, file, got, strings.TrimSuffix(file, ".yaml")+".err")
 			// Every joined error is an *Error in file order.
 			var errs []*Error
 			if j, ok := err.(interface{ Unwrap() []error }); ok {
@@ -89,6 +71,31 @@ func TestBadFiles(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// checkGolden compares the error text got of file with the golden file
+// (rewritten with -update), and checks that every line of it names file
+// and a line.
+func checkGolden(t *testing.T, file, got, golden string) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s: error:\n%s\nwant:\n%s", file, got, want)
+	}
+	lineRE := regexp.MustCompile(`^` + regexp.QuoteMeta(file) + `:[1-9][0-9]*: `)
+	for _, l := range strings.Split(strings.TrimSuffix(got, "\n"), "\n") {
+		if !lineRE.MatchString(l) {
+			t.Errorf("error line %q does not start with %s:LINE:", l, file)
+		}
 	}
 }
 

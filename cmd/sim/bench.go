@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/dispersy-go/dispersy/internal/cputime"
 	"github.com/dispersy-go/dispersy/runner"
 	"github.com/dispersy-go/dispersy/simnet"
 )
@@ -63,13 +64,13 @@ func (e *env) benchCmd(args []string) error {
 	}
 	build := time.Since(t0)
 	debug.FreeOSMemory()
-	cpu0 := cpuTime()
+	cpu0 := cputime.Process()
 	start := time.Now()
 	if err := n.RunUntil(*dur); err != nil {
 		return err
 	}
 	wall := time.Since(start)
-	cpu := cpuTime() - cpu0
+	cpu := cputime.Process() - cpu0
 	maxHeap = max(maxHeap, runner.HeapBytes())
 	h := n.Hold()
 	res := benchResult{Workload: "hold model (PeerSim push gossip), delay U[10,100] ms", Nodes: *nodes,

@@ -42,15 +42,8 @@ func linePlot(path, title, xlabel, ylabel string, lines []series, ymin, ymax *fl
 		if len(s.xy) == 0 {
 			continue
 		}
-		l, err := plotter.NewLine(s.xy)
-		if err != nil {
+		if _, err := addLine(p, s.name, s.xy, i); err != nil {
 			return fmt.Errorf("plot %s: %w", path, err)
-		}
-		l.Color = palette[i%len(palette)]
-		l.Width = vg.Points(1.5)
-		p.Add(l)
-		if s.name != "" {
-			p.Legend.Add(s.name, l)
 		}
 	}
 	// Fractions rise to 1 and stay there: the legend goes bottom right,
@@ -66,6 +59,22 @@ func linePlot(path, title, xlabel, ylabel string, lines []series, ymin, ymax *fl
 		return fmt.Errorf("plot %s: %w", path, err)
 	}
 	return nil
+}
+
+// addLine adds line number i of a plot, in its palette colour, with a
+// legend entry when it has a name.
+func addLine(p *plot.Plot, name string, xy plotter.XYs, i int) (*plotter.Line, error) {
+	l, err := plotter.NewLine(xy)
+	if err != nil {
+		return nil, err
+	}
+	l.Color = palette[i%len(palette)]
+	l.Width = vg.Points(1.5)
+	p.Add(l)
+	if name != "" {
+		p.Legend.Add(name, l)
+	}
+	return l, nil
 }
 
 // cdf returns the empirical distribution function of sorted values as a

@@ -694,11 +694,10 @@ func sweepPlot(path string, params []param, cells []cell, metric string, st [][]
 		if len(l.xy) == 0 {
 			continue
 		}
-		lp, err := plotter.NewLine(l.xy)
+		lp, err := addLine(p, l.name, l.xy, i)
 		if err != nil {
 			return fmt.Errorf("plot %s: %w", path, err)
 		}
-		lp.Color = palette[i%len(palette)]
 		eb, err := plotter.NewYErrorBars(struct {
 			plotter.XYs
 			plotter.YErrors
@@ -712,10 +711,7 @@ func sweepPlot(path string, params []param, cells []cell, metric string, st [][]
 			return fmt.Errorf("plot %s: %w", path, err)
 		}
 		pts.Color = lp.Color
-		p.Add(lp, eb, pts)
-		if l.name != "" {
-			p.Legend.Add(l.name, lp)
-		}
+		p.Add(eb, pts)
 	}
 	p.Legend.Top = true
 	if err := p.Save(plotWidth, plotHeight, path); err != nil {
