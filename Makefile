@@ -97,7 +97,7 @@ results-100k:
 	$(SIM) run scenarios/sync-100k-one.yaml --quiet --out results/sync-100k-one
 	$(SIM) run scenarios/sync-100k.yaml --quiet --out results/sync-100k
 	$(SIM) run scenarios/walker-100k-1h.yaml --quiet --no-plots --out results/walker-100k-1h
-	$(SIM) run scenarios/walker-1m.yaml --quiet --no-plots --out results/walker-1m
+	GOMEMLIMIT=16GiB $(SIM) run scenarios/walker-1m.yaml --quiet --no-plots --out results/walker-1m
 	$(SIM) bench-engine --nodes 1000000 --duration 20s --json > results/bench-engine/hold-1000000.json
 	$(SIM) results
 

@@ -140,7 +140,7 @@ func resultBlocks(dir string) (map[string]string, error) {
 		t99, cov := "–", "–"
 		if s.Sync.Messages > 0 {
 			t99 = strings.TrimSuffix(secs(s.Sync.Convergence.T99), " s")
-			cov = fmt.Sprintf("%.4f", s.Sync.Coverage)
+			cov = fmt.Sprintf("%.5f", s.Sync.Coverage)
 		}
 		online := "–"
 		if s.Walker.OnlinePeers > 0 {
@@ -150,12 +150,16 @@ func resultBlocks(dir string) (map[string]string, error) {
 		if s.WallSeconds > 0 {
 			perWall = float64(s.Events) / s.WallSeconds
 		}
+		virtual := fmt.Sprintf("%.0f s", s.VirtualSeconds)
+		if s.Interrupted {
+			virtual += " (interrupted)"
+		}
 		hash := s.TraceHash
 		if len(hash) > 8 {
 			hash = hash[:8] + "…"
 		}
-		fmt.Fprintf(&tab, "| [%s](%s/summary.json) | %d | %s | %.0f s | %.0f s | %s | %s | %.0f MiB | %.1f KiB | %s | %.4f | %.3f | %s | %s | `%s` |\n",
-			name, name, s.Nodes, s.Crypto, s.VirtualSeconds, s.WallSeconds, si(float64(s.Events)), si(perWall),
+		fmt.Fprintf(&tab, "| [%s](%s/summary.json) | %d | %s | %s | %.0f s | %s | %s | %.0f MiB | %.1f KiB | %s | %.4f | %.3f | %s | %s | `%s` |\n",
+			name, name, s.Nodes, s.Crypto, virtual, s.WallSeconds, si(float64(s.Events)), si(perWall),
 			float64(s.MaxHeapBytes)/(1<<20), float64(s.MaxHeapBytes)/1024/float64(max(1, s.Nodes+s.Trackers)),
 			online, s.Walker.ConnectedFraction, s.Puncture.SuccessRate, t99, cov, hash)
 		pngs, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "*.png"))

@@ -148,11 +148,17 @@ func (e *env) runCmd(args []string) error {
 }
 
 // tuneGC sets the collector for a simulation, which builds a large,
-// long-lived heap: collect less often, but keep the heap under a soft
-// limit.
+// long-lived heap: collect less often (GOGC 400), but keep the heap under
+// a soft limit of 6 GiB. GOGC and GOMEMLIMIT in the environment win: a run
+// whose live heap nears 6 GiB (a million peers) needs a higher limit, or
+// the collector runs without pause.
 func tuneGC() {
-	debug.SetGCPercent(400)
-	debug.SetMemoryLimit(6 << 30)
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(6 << 30)
+	}
 }
 
 func writeHeapProfile(path string) error {
