@@ -5,14 +5,14 @@ GO          ?= go
 GOBIN       := $(shell $(GO) env GOPATH)/bin
 STATICCHECK := $(GOBIN)/staticcheck
 STATICCHECK_VERSION := v0.8.2
-SCENARIO    ?= scenarios/walker-10k.yaml
+SCENARIO    ?= scenarios/sim-10k.yaml
 SEED        ?=
 FUZZTIME    ?= 30s
 # packages cheap enough for the race detector on every run (realnet/sqlstore
 # is single-goroutine code whose SQLite engine is slow under the detector)
 RACE_PKGS   := ./protocol/... ./natmodels/... ./realnet/ ./scenarios/... ./internal/...
 
-.PHONY: all build test vet staticcheck unit race sim bench bench-peer fuzz determinism results results-100k clean
+.PHONY: all build test vet staticcheck unit race tools sim bench bench-peer bench-engine fuzz determinism results results-100k clean
 
 all: build
 
@@ -20,7 +20,19 @@ build:
 	$(GO) build ./...
 
 ## test: vet, staticcheck, the architecture (spine) check and all tests, the race detector where affordable
-test: vet staticcheck unit race
+test: vet staticcheck tools unit race
+
+## tools: what tests use besides Go. tshark (the pcap test opens a capture with it) is installed with
+## apt-get only when it is missing and apt-get can run; otherwise that one test skips and says why.
+tools:
+	@command -v tshark >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    echo "installing tshark with apt-get"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get install -y -qq --no-install-recommends tshark >/dev/null 2>&1 || \
+	    { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq --no-install-recommends tshark >/dev/null 2>&1; } || \
+	    echo "apt-get could not install tshark: TestPcapTshark will skip"; \
+	  else echo "no apt-get (or not root): tshark not installed, TestPcapTshark will skip"; fi; }
 
 vet:
 	$(GO) vet ./...
@@ -37,7 +49,8 @@ unit:
 race:
 	$(GO) test -count=1 -race $(RACE_PKGS)
 
-## sim: run the default scenario (SCENARIO=..., SEED=...)
+## sim: run the default scenario (SCENARIO=..., SEED=...): 10,000 peers behind the NAT mix, 1 % loss,
+## Weibull churn and 300 messages; prints the walker, puncture and sync tables and the plots' paths
 sim:
 	$(GO) run ./cmd/sim run $(SCENARIO) $(if $(SEED),--seed $(SEED))
 
@@ -56,6 +69,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./protocol/wire/
 	$(GO) test -run '^$$' -fuzz '^FuzzHandlePacket$$' -fuzztime $(FUZZTIME) ./protocol/
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./scenarios/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseTrace$$' -fuzztime $(FUZZTIME) ./scenarios/
 	$(GO) test -run '^$$' -fuzz '^FuzzParsePublishRequest$$' -fuzztime $(FUZZTIME) ./realnet/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseMessagesQuery$$' -fuzztime $(FUZZTIME) ./realnet/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseConfig$$' -fuzztime $(FUZZTIME) ./cmd/peer/
@@ -67,20 +81,35 @@ determinism:
 	@h1=$$(grep trace_hash /tmp/det-1/summary.json); h2=$$(grep trace_hash /tmp/det-2/summary.json); \
 	  echo "$$h1"; echo "$$h2"; test "$$h1" = "$$h2"
 
-## results: regenerate the committed figures in results/ (minutes; results-100k: the 100,000-node runs)
+## results: regenerate the figures in results/ and the generated blocks of results/README.md (minutes);
+## results-100k: the 100,000- and 1,000,000-node runs (an hour or more)
+SIM := $(GO) run ./cmd/sim
 results:
-	$(GO) run ./cmd/sim run scenarios/walker-10k.yaml --quiet --out results/walker-10k
-	$(GO) run ./cmd/sim run scenarios/puncture-matrix.yaml --quiet --out results/puncture-matrix
-	$(GO) run ./cmd/sim run scenarios/puncture-matrix-eager.yaml --quiet --out results/puncture-matrix-eager
+	$(SIM) run scenarios/sim-10k.yaml --quiet --out results/sim-10k
+	$(SIM) run scenarios/partition-10k.yaml --quiet --out results/partition-10k
+	$(SIM) run scenarios/walker-10k.yaml --quiet --out results/walker-10k
+	$(SIM) run scenarios/puncture-matrix.yaml --quiet --out results/puncture-matrix
+	$(SIM) run scenarios/puncture-matrix-eager.yaml --quiet --out results/puncture-matrix-eager
 	for s in sync-1k sync-1k-dispersy sync-1k-noskip sync-1k-100 sync-idle-1k sync-idle-1k-dispersy sync-idle-1k-noskip sync-10k sync-10k-mix sync-10k-mix-dispersy; do \
-		$(GO) run ./cmd/sim run scenarios/$$s.yaml --quiet --out results/$$s || exit 1; done
+		$(SIM) run scenarios/$$s.yaml --quiet --out results/$$s || exit 1; done
+	$(SIM) sweep scenarios/sweep-sync.yaml --set nodes=1000,3000,10000 --seeds 1-5 --jobs 1 --quiet \
+		--metric sync.convergence.t99,sync.convergence.t100,sync.coverage,wall_seconds --out results/sweeps/sync-sizes
+	rm -rf results/sweeps/sync-sizes/runs
+	mkdir -p results/bench-engine
+	for n in 10000 100000; do $(SIM) bench-engine --nodes $$n --duration 20s --json > results/bench-engine/hold-$$n.json || exit 1; done
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./protocol/... ./simnet/... ./natmodels/... > results/bench.txt
+	$(SIM) results
 
 results-100k:
-	$(GO) run ./cmd/sim run scenarios/walker-100k-fast.yaml --quiet --out results/walker-100k-fast
-	$(GO) run ./cmd/sim run scenarios/walker-100k-ed25519.yaml --quiet --out results/walker-100k-ed25519
-	$(GO) run ./cmd/sim run scenarios/sync-100k-one.yaml --quiet --out results/sync-100k-one
-	$(GO) run ./cmd/sim run scenarios/sync-100k.yaml --quiet --out results/sync-100k
+	$(SIM) run scenarios/churn-100k.yaml --quiet --out results/churn-100k
+	$(SIM) run scenarios/walker-100k-fast.yaml --quiet --out results/walker-100k-fast
+	$(SIM) run scenarios/walker-100k-ed25519.yaml --quiet --out results/walker-100k-ed25519
+	$(SIM) run scenarios/sync-100k-one.yaml --quiet --out results/sync-100k-one
+	$(SIM) run scenarios/sync-100k.yaml --quiet --out results/sync-100k
+	$(SIM) run scenarios/walker-100k-1h.yaml --quiet --no-plots --out results/walker-100k-1h
+	GOMEMLIMIT=16GiB $(SIM) run scenarios/walker-1m.yaml --quiet --no-plots --out results/walker-1m
+	$(SIM) bench-engine --nodes 1000000 --duration 20s --json > results/bench-engine/hold-1000000.json
+	$(SIM) results
 
 clean:
 	rm -rf results/runs

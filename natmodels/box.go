@@ -342,6 +342,13 @@ func (x *Box) sweep(now time.Duration) {
 	x.sweepAt = now + x.b.Timeout
 }
 
+// Reset forgets every mapping, flow and filter permission at once, as a box
+// that is switched off and on again does: afterwards every inbound packet
+// finds no mapping until the inside sends again. The port allocator's random
+// stream and sequential position carry on, so a reset box stays
+// deterministic.
+func (x *Box) Reset() { x.reset() }
+
 // reset drops every table; the sequential allocator keeps its position.
 func (x *Box) reset() {
 	x.used, x.peak, x.permPeak = 0, 0, 0

@@ -708,3 +708,28 @@ func TestSteadyStateDoesNotAllocate(t *testing.T) {
 		})
 	}
 }
+
+// TestReset: a reset box forgets every mapping and permission (a packet
+// that passed before finds no mapping), and works as a new one afterwards.
+func TestReset(t *testing.T) {
+	for _, name := range []string{ProfileFullCone, ProfilePortRestrictedCone, ProfileSymmetric, ProfileLinuxMasquerade} {
+		t.Run(name, func(t *testing.T) {
+			x := mustBox(t, preset(t, name))
+			m := out(t, x, 0, in1, r1p1)
+			if _, v := x.Inbound(s, r1p1, m); v != Pass {
+				t.Fatalf("before reset: inbound %v, want pass", v)
+			}
+			x.Reset()
+			if n := x.Len(s); n != 0 {
+				t.Fatalf("after reset: %d live mappings", n)
+			}
+			if _, v := x.Inbound(2*s, r1p1, m); v == Pass {
+				t.Fatal("after reset: the old mapping still passes")
+			}
+			m2 := out(t, x, 3*s, in1, r1p1)
+			if got, v := x.Inbound(4*s, r1p1, m2); v != Pass || got != in1 {
+				t.Fatalf("new mapping after reset: %v %v", got, v)
+			}
+		})
+	}
+}

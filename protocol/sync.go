@@ -140,6 +140,19 @@ func (c *Community) acceptable(now Time) uint64 {
 // claimSync returns the sync block for an introduction-request to target,
 // or nil to send none (Dispersy's dispersy_claim_sync_bloom_filter).
 func (c *Community) claimSync(target netip.AddrPort, now Time) *syncCache {
+	return c.claimSyncFor(target, now, false)
+}
+
+// differs reports whether candidate x last reported a global time other
+// than the community's (SkipWake): the two hold different packets, so a
+// request to x is worth its sync block whatever the skip curve says.
+// Unknown times (0), trackers' (1) and trackers do not count.
+func (c *Community) differs(x *Candidate) bool {
+	return c.node.cfg.wake() && !x.Tracker && x.globalTime > 1 && x.globalTime != c.globalTime()
+}
+
+// claimSyncFor is claimSync; with force the skip curve does not skip.
+func (c *Community) claimSyncFor(target netip.AddrPort, now Time, force bool) *syncCache {
 	if c.store == nil {
 		return nil
 	}
@@ -159,7 +172,7 @@ func (c *Community) claimSync(target netip.AddrPort, now Time) *syncCache {
 			c.skip = min(c.skip+1, len(skipCurve))
 		}
 	}
-	if cfg.SyncSkip && c.skip > 0 && c.node.env.Rand().Float64() < skipCurve[c.skip-1] {
+	if cfg.SyncSkip && c.skip > 0 && !force && c.node.env.Rand().Float64() < skipCurve[c.skip-1] {
 		c.sc = nil
 		return nil
 	}
@@ -177,10 +190,15 @@ func (c *Community) wakeSkip() {
 }
 
 // peerTime notes the global time a verified candidate's introduction
-// carried: one above the community's wakes the skip curve.
+// carried. One that differs from the community's wakes the skip curve: a
+// higher one means the candidate holds packets we lack; a lower one that
+// our histories differ, and after a partition heals the side that is
+// ahead lacks what the other side created meanwhile at the same times.
+// Trackers, which hold nothing, report 1 and wake nothing (every peer
+// holds its identity, at 2 or later).
 func (c *Community) peerTime(x *Candidate, gt uint64) {
 	x.globalTime = max(x.globalTime, gt)
-	if gt > c.globalTime() && c.store != nil {
+	if gt > 1 && gt != c.globalTime() && c.store != nil && !x.Tracker {
 		c.wakeSkip()
 	}
 }

@@ -928,6 +928,67 @@ func TestSkipWake(t *testing.T) {
 	}
 }
 
+// TestSyncDiffers: with SkipWake a request to a candidate whose last
+// reported global time differs from ours carries a sync block whatever the
+// skip curve says, and a requester behind us wakes our curve as one ahead
+// does; trackers (global time 1) and unknown times do neither.
+func TestSyncDiffers(t *testing.T) {
+	for _, mode := range []SkipMode{SkipWake, SkipDispersy} {
+		t.Run(string(mode), func(t *testing.T) {
+			p := newPair(t, func(o *Options) { o.Config.SyncSkipMode = mode })
+			for gt := uint64(10); gt < 20; gt++ {
+				p.give(p.other, p.node, msg(p.node, tFullSync, gt, 0, "m"))
+			}
+			c := p.oc // at global time 19
+			x := newCandidate(ap("30.0.0.1:1"), wire.Unknown, wire.Unknown, false, wire.ConnUnknown)
+			c.cands.add(x)
+			top := func() {
+				for i := 0; i < 1000 && c.skip < len(skipCurve); i++ {
+					c.claimSync(x.Sock, c.now())
+				}
+				c.sc = nil
+			}
+			blocks := func() int {
+				n := 0
+				for i := 0; i < 200; i++ {
+					if c.claimSyncFor(x.Sock, c.now(), c.differs(x)) != nil {
+						n++
+					}
+					c.skip = len(skipCurve) // stay at the top
+				}
+				return n
+			}
+			for _, tc := range []struct {
+				gt     uint64
+				forced bool
+			}{{0, false}, {1, false}, {19, false}, {12, true}, {40, true}} {
+				x.globalTime = tc.gt
+				top()
+				n := blocks()
+				forced := tc.forced && mode == SkipWake
+				if forced && n != 200 || !forced && (n < 5 || n > 45) {
+					t.Fatalf("candidate at global time %d: %d of 200 requests carried a sync block (forced %v)", tc.gt, n, forced)
+				}
+			}
+			// a requester behind wakes the curve (SkipWake), a tracker's 1 does not
+			for _, tc := range []struct {
+				gt   uint64
+				wake bool
+			}{{12, true}, {1, false}, {19, false}} {
+				top()
+				p.introRequest(tc.gt, nil)
+				want := len(skipCurve)
+				if tc.wake && mode == SkipWake {
+					want = 0
+				}
+				if c.skip != want {
+					t.Fatalf("requester at global time %d: skip counter %d, want %d", tc.gt, c.skip, want)
+				}
+			}
+		})
+	}
+}
+
 // TestFilterFalsePositiveRate: a filter filled to capacity shows an absent
 // key with the configured probability, within 25 %.
 func TestFilterFalsePositiveRate(t *testing.T) {

@@ -534,7 +534,7 @@ func (c *Community) sendIntroRequest(target *Candidate, now Time, withSync bool)
 	}
 	var sc *syncCache
 	if withSync {
-		sc = c.claimSync(target.Sock, now)
+		sc = c.claimSyncFor(target.Sock, now, c.differs(target))
 	}
 	if sc != nil {
 		sc.block(&n.s.sync)

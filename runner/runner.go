@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/netip"
 	"runtime"
@@ -26,16 +27,18 @@ type Progress struct {
 	Virtual   time.Duration // virtual time reached
 	Duration  time.Duration // the scenario's duration
 	Wall      time.Duration // wall time since the run started
-	Events    int64
-	Delivered int64
-	HeapBytes uint64
+	Events    int64         // events processed so far
+	Delivered int64         // packets delivered so far
+	HeapBytes uint64        // live heap now
+	Online    int           // peers online now
 }
 
 // Options tune a run.
 type Options struct {
 	// Seed overrides the scenario's seed when non-nil.
 	Seed *uint64
-	// ProgressEvery is the virtual-time period of OnProgress calls (default 30 s).
+	// ProgressEvery is the virtual-time period of OnProgress calls (default
+	// 30 s), a whole number of seconds.
 	ProgressEvery time.Duration
 	// OnProgress, if set, is called every ProgressEvery of virtual time.
 	OnProgress func(Progress)
@@ -46,6 +49,17 @@ type Options struct {
 	// Clock returns wall time; it is only used for wall_seconds and progress
 	// (nil: the runner measures nothing and reports 0).
 	Clock func() time.Time
+	// Interrupted, if set, is polled once per virtual second; when it
+	// returns true the run stops there and its summary, marked
+	// interrupted, covers the virtual time reached.
+	Interrupted func() bool
+	// Capture, if set, is given every delivered packet (simnet.Capture);
+	// capture.Payload is only valid during the call.
+	Capture func(c simnet.Capture)
+	// CaptureNodes, if not nil, limits Capture to packets sent or received
+	// by these peers (indices as in the scenario: 0 to nodes-1, then the
+	// peers that join).
+	CaptureNodes []int
 }
 
 // CommunityID returns the community every simulated node joins: the SHA-1
@@ -55,11 +69,21 @@ func CommunityID() wire.CID { return wire.CID(sha1.Sum([]byte("dispersy-go simul
 // node is one simulated peer.
 type node struct {
 	host    *simnet.Host
-	node    *protocol.Node
+	node    *protocol.Node // nil while a peer that starts offline has not come up
 	profile string
 	tracker bool
 	rank    int
-	index   int // position in run.nodes
+	index   int // position in run.nodes (= host ID)
+	peer    int // position in run.peers, -1 for a tracker
+
+	online  bool
+	churns  bool          // drawn into the churning fraction
+	dead    bool          // crashed for good: never comes back
+	since   time.Duration // when the current session or downtime began
+	pending *simnet.Timer // the next churn transition, if any
+
+	firstUp     time.Duration // when the peer first came up, -1 before
+	connectedAt time.Duration // when it was first seen connected, -1 before
 }
 
 type run struct {
@@ -67,20 +91,28 @@ type run struct {
 	seed       uint64
 	cfg        protocol.Config
 	net        *simnet.Network
+	scheme     protocol.Scheme
+	def        *protocol.Definition
+	scratch    *protocol.Scratch
+	trackers   []netip.AddrPort
 	nodes      []*node // trackers first
 	peers      []*node // non-tracker nodes
+	online     int     // peers online now
 	punct      *punctureTracker
 	pq         *asyncPuncture
 	sent       [256]int64
 	sentB      [256]int64
 	drops      [wire.NumReasons]int64
 	unresolved int64 // introductions naming an address no host owns
-	// connectedAt is when each peer was first seen connected (-1: never)
-	connectedAt []time.Duration
-	maxHeap     uint64
+	maxHeap    uint64
 
 	sync          *syncState
-	workloadTotal int // stored messages the workload publishes
+	workloadTotal int // stored messages the workload publishes, less those skipped
+	churn         *churnState
+	series        *seriesState
+	failed        error // a driver event's failure (see must)
+	start         time.Time
+	clock         func() time.Time
 }
 
 // Run executes the scenario and returns its summary.
@@ -118,43 +150,65 @@ func Run(s *scenarios.Scenario, o Options) (*Summary, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", s.File, err)
 	}
-	var start time.Time
+	r.clock = o.Clock
 	if o.Clock != nil {
-		start = o.Clock()
+		r.start = o.Clock()
 	}
-	err = r.build(scheme)
+	r.scheme = scheme
+	err = r.build()
 	if r.pq != nil {
 		defer r.pq.close() // on every path: the worker must not outlive the run
 	}
 	if err != nil {
 		return nil, err
 	}
+	if o.Capture != nil {
+		r.capture(o.Capture, o.CaptureNodes)
+	}
 	every := o.ProgressEvery
 	if every <= 0 {
 		every = 30 * time.Second
 	}
-	r.net.OnProgress(every, func(now time.Duration) {
+	// One hook per virtual second: puncture windows, time series, progress
+	// and the interrupt check. It is not an event: the trace does not see it.
+	interrupted := false
+	r.net.OnProgress(time.Second, func(now time.Duration) {
 		r.pq.add(punctEvent{kind: evTick, t: now})
-		h := heapBytes()
+		r.series.tick(r, now)
+		if now%every != 0 && (o.Interrupted == nil || !o.Interrupted()) {
+			return
+		}
+		h := HeapBytes()
 		r.maxHeap = max(r.maxHeap, h)
+		if o.Interrupted != nil && o.Interrupted() {
+			interrupted = true
+			r.net.Halt()
+			return
+		}
 		if o.OnProgress != nil {
 			st := r.net.Stats()
-			p := Progress{Virtual: now, Duration: s.Duration, Events: st.Events, Delivered: st.PacketsDelivered, HeapBytes: h}
+			p := Progress{Virtual: now, Duration: s.Duration, Events: st.Events, Delivered: st.PacketsDelivered,
+				HeapBytes: h, Online: r.online}
 			if o.Clock != nil {
-				p.Wall = o.Clock().Sub(start)
+				p.Wall = o.Clock().Sub(r.start)
 			}
 			o.OnProgress(p)
 		}
 	})
-	if err := r.net.RunUntil(s.Duration); err != nil {
+	if err := r.net.RunUntil(s.Duration); err != nil && !(interrupted && errors.Is(err, simnet.ErrHalted)) {
+		if r.failed != nil {
+			return nil, r.failed
+		}
 		return nil, fmt.Errorf("%s: %w", s.File, err)
 	}
-	r.pq.add(punctEvent{kind: evTick, t: s.Duration + time.Hour}) // count every finished window
+	end := r.net.Now()
+	r.pq.add(punctEvent{kind: evTick, t: end + time.Hour}) // count every finished window
 	r.pq.close()
-	r.maxHeap = max(r.maxHeap, heapBytes())
-	sum := r.summary(scheme.Name())
+	r.maxHeap = max(r.maxHeap, HeapBytes())
+	sum := r.summary(scheme.Name(), end)
+	sum.Interrupted = interrupted
 	if o.Clock != nil {
-		sum.WallSeconds = o.Clock().Sub(start).Seconds()
+		sum.WallSeconds = o.Clock().Sub(r.start).Seconds()
 	}
 	return sum, nil
 }
@@ -184,83 +238,119 @@ func keySeed(seed uint64, i int) [32]byte {
 	return sha256.Sum256(b[:])
 }
 
-func (r *run) build(scheme protocol.Scheme) error {
+func (r *run) build() error {
 	s := r.s
 	profiles, err := natmodels.Assign(s.NAT.Mix, s.Nodes, r.net.Rand("nat-assign", 0))
 	if err != nil {
 		return fmt.Errorf("%s: nat.mix: %w", s.File, err)
 	}
-	var trackers []netip.AddrPort
 	total := s.Trackers + s.Nodes
-	def, err := definition(s.Community)
-	if err != nil {
+	if r.def, err = definition(s.Community); err != nil {
 		return fmt.Errorf("%s: community: %w", s.File, err)
 	}
-	r.sync = newSyncState(def, total, s.Nodes)
+	r.sync = newSyncState(r.def, total, s.Nodes)
 	r.nodes = make([]*node, 0, total)
 	r.punct = newPunctureTracker(r)
 	r.pq = newAsyncPuncture(r.punct)
-	scratch := protocol.NewScratch() // nodes never run concurrently in simnet
+	r.scratch = protocol.NewScratch() // nodes never run concurrently in simnet
+	r.churn = newChurnState(r)
+	r.series = newSeriesState(r)
 	for i := 0; i < total; i++ {
-		isTracker := i < s.Trackers
 		name := "public"
-		if !isTracker {
+		if i >= s.Trackers {
 			name = profiles[i-s.Trackers]
 		}
-		prof, ok := natmodels.LookupProfile(name)
-		if !ok {
-			return fmt.Errorf("%s: nat.mix: unknown profile %q", s.File, name)
-		}
-		if s.NAT.MappingTimeout > 0 {
-			prof = prof.WithTimeout(s.NAT.MappingTimeout)
-		}
-		h, err := r.net.AddHost(prof)
-		if err != nil {
-			return fmt.Errorf("%s: host %d: %w", s.File, i, err)
-		}
-		nd := &node{host: h, profile: name, tracker: isTracker, rank: natmodels.Rank(name), index: i}
-		key := scheme.NewKey(keySeed(r.seed, i))
-		opts := protocol.Options{
-			Env: h.Env(), Config: r.cfg, Scheme: scheme, Key: key,
-			LAN: h.Addr(), LANPrefixes: []netip.Prefix{netip.PrefixFrom(h.Addr().Addr(), 32)},
-			Tracker: isTracker, Observer: &observer{r: r, n: nd}, Scratch: scratch, Definition: def,
-		}
-		if !isTracker {
-			st := protocol.NewMemStore(r.sync.pool)
-			r.sync.stores[i] = st
-			r.sync.keyIx[string(key.Public())] = int32(i)
-			r.sync.profile(name).peers++
-			opts.OpenStore = func(wire.CID) (protocol.Store, error) { return st, nil }
-		}
-		if !isTracker {
-			opts.Trackers = trackers
-		}
-		pn, err := protocol.NewNode(opts)
-		if err != nil {
-			return fmt.Errorf("%s: node %d: %w", s.File, i, err)
-		}
-		nd.node = pn
-		h.SetHandler(pn.HandlePacket)
-		r.nodes = append(r.nodes, nd)
-		if isTracker {
-			trackers = append(trackers, h.Addr())
-		} else {
-			r.peers = append(r.peers, nd)
+		if _, err := r.addNode(name, i < s.Trackers); err != nil {
+			return err
 		}
 	}
 	r.net.OnDeliver(func(src, dst int) {
 		r.pq.add(punctEvent{kind: evDeliver, a: int32(src), b: int32(dst), t: r.net.Now()})
 	})
-	cid := CommunityID()
 	for _, nd := range r.nodes {
-		if !nd.tracker {
-			if _, err := nd.node.Join(cid); err != nil {
-				return fmt.Errorf("%s: node %d: %w", s.File, nd.index, err)
+		if nd.tracker {
+			if err := r.startNode(nd); err != nil {
+				return err
+			}
+		}
+	}
+	for _, nd := range r.peers {
+		if r.churn.startsOnline(nd) {
+			if err := r.up(nd); err != nil {
+				return err
 			}
 		}
 	}
 	r.watchConnect()
-	return r.schedule()
+	if err := r.schedule(); err != nil {
+		return err
+	}
+	if err := r.churn.schedule(); err != nil {
+		return err
+	}
+	return r.scheduleTimeline()
+}
+
+// addNode adds a host and its node record (not started: see up and
+// startNode) behind the NAT profile name.
+func (r *run) addNode(name string, tracker bool) (*node, error) {
+	s := r.s
+	i := len(r.nodes)
+	prof, ok := natmodels.LookupProfile(name)
+	if !ok {
+		return nil, fmt.Errorf("%s: nat.mix: unknown profile %q", s.File, name)
+	}
+	if s.NAT.MappingTimeout > 0 {
+		prof = prof.WithTimeout(s.NAT.MappingTimeout)
+	}
+	h, err := r.net.AddHost(prof)
+	if err != nil {
+		return nil, fmt.Errorf("%s: host %d: %w", s.File, i, err)
+	}
+	if h.ID() != i {
+		return nil, fmt.Errorf("%s: host %d got ID %d", s.File, i, h.ID())
+	}
+	nd := &node{host: h, profile: name, tracker: tracker, rank: natmodels.Rank(name), index: i, peer: -1,
+		firstUp: -1, connectedAt: -1}
+	r.nodes = append(r.nodes, nd)
+	if tracker {
+		r.trackers = append(r.trackers, h.Addr())
+		return nd, nil
+	}
+	nd.peer = len(r.peers)
+	r.peers = append(r.peers, nd)
+	h.SetOnline(false)
+	r.sync.addPeer(nd, protocol.NewMemStore(r.sync.pool), r.scheme.NewKey(keySeed(r.seed, i)).Public())
+	return nd, nil
+}
+
+// startNode builds nd's protocol node afresh (a node that comes back is a
+// new process: no candidates, no timers, no votes) over its current store,
+// and for a peer joins the community.
+func (r *run) startNode(nd *node) error {
+	h := nd.host
+	opts := protocol.Options{
+		Env: h.Env(), Config: r.cfg, Scheme: r.scheme, Key: r.scheme.NewKey(keySeed(r.seed, nd.index)),
+		LAN: h.Addr(), LANPrefixes: []netip.Prefix{netip.PrefixFrom(h.Addr().Addr(), 32)},
+		Tracker: nd.tracker, Observer: &observer{r: r, n: nd}, Scratch: r.scratch, Definition: r.def,
+	}
+	if !nd.tracker {
+		st := r.sync.stores[nd.index]
+		opts.OpenStore = func(wire.CID) (protocol.Store, error) { return st, nil }
+		opts.Trackers = r.trackers
+	}
+	pn, err := protocol.NewNode(opts)
+	if err != nil {
+		return fmt.Errorf("%s: node %d: %w", r.s.File, nd.index, err)
+	}
+	nd.node = pn
+	h.SetHandler(pn.HandlePacket)
+	if !nd.tracker {
+		if _, err := pn.Join(CommunityID()); err != nil {
+			return fmt.Errorf("%s: node %d: %w", r.s.File, nd.index, err)
+		}
+	}
+	return nil
 }
 
 // observer feeds one node's events into the run's counters.
@@ -308,8 +398,9 @@ func (o *observer) SyncAnswered(_ wire.CID, a *protocol.SyncAnswer) {
 	o.r.sync.answered(a)
 }
 
-// heapBytes returns the bytes of live and not-yet-swept heap objects.
-func heapBytes() uint64 {
+// HeapBytes returns the bytes of live and not-yet-swept heap objects (the
+// max_heap_bytes of summaries).
+func HeapBytes() uint64 {
 	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
 	metrics.Read(s)
 	if s[0].Value.Kind() == metrics.KindUint64 {

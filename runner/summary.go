@@ -30,6 +30,16 @@ type Summary struct {
 	Walker           WalkerSummary    `json:"walker"`
 	Puncture         PunctureSummary  `json:"puncture"`
 	Sync             SyncSummary      `json:"sync"`
+	// Interrupted says the run was stopped before its end (Ctrl-C):
+	// VirtualSeconds is then the virtual time it reached, and every figure
+	// covers only that.
+	Interrupted bool `json:"interrupted"`
+	// Churn says how peers came and went.
+	Churn ChurnSummary `json:"churn"`
+	// Partitions measures each partition of the timeline.
+	Partitions []PartitionSummary `json:"partitions"`
+	// Series is the time series (timeseries.csv; not in the JSON).
+	Series []TimePoint `json:"-"`
 
 	// DeliveredPerWallSecond is the engine's throughput.
 	DeliveredPerWallSecond float64 `json:"delivered_per_wall_second"`
@@ -41,8 +51,12 @@ type Summary struct {
 	Build BuildInfo `json:"build"`
 }
 
-// WalkerSummary measures the walker at the end of the run.
+// WalkerSummary measures the walker at the end of the run, over the peers
+// online then.
 type WalkerSummary struct {
+	// OnlinePeers is how many peers were online at the end: the peers
+	// every figure here counts.
+	OnlinePeers int `json:"online_peers"`
 	// ConnectedFraction is the share of peers with at least one
 	// non-tracker candidate in the walk category (walked to and answered
 	// within the walk lifetime).
@@ -56,10 +70,14 @@ type WalkerSummary struct {
 	ConnectionTypes map[string]map[string]int `json:"connection_types"`
 	// MeanCandidates is the mean number of candidates per category.
 	MeanCandidates map[string]float64 `json:"mean_candidates"`
-	// ConnectSeconds gives, over all peers and per NAT profile, how long
-	// after the start a peer first had a non-tracker candidate in the walk
-	// category (sampled every walk interval): the bootstrap time.
+	// ConnectSeconds gives, over all peers that came up and per NAT
+	// profile, how long after it first came up a peer first had a
+	// non-tracker candidate in the walk category (sampled every walk
+	// interval): the bootstrap time.
 	ConnectSeconds map[string]ConnectTimes `json:"connect_seconds"`
+	// Verified is each online peer's number of walk+stumble candidates,
+	// sorted (for the CDF plot; not in the JSON).
+	Verified []int `json:"-"`
 }
 
 // ConnectTimes are bootstrap-time quantiles in seconds; a quantile no
@@ -160,11 +178,11 @@ func expectedConnType(p natmodels.Profile) wire.ConnType {
 	return wire.ConnUnknown
 }
 
-func (r *run) summary(crypto string) *Summary {
+func (r *run) summary(crypto string, end time.Duration) *Summary {
 	st := r.net.Stats()
 	s := &Summary{
 		Scenario: r.s.Name, Seed: r.seed, Nodes: r.s.Nodes, Trackers: r.s.Trackers, Crypto: crypto,
-		VirtualSeconds: r.s.Duration.Seconds(), Events: st.Events, PacketsSent: st.PacketsSent,
+		VirtualSeconds: end.Seconds(), Events: st.Events, PacketsSent: st.PacketsSent,
 		PacketsDelivered: st.PacketsDelivered, PacketsDropped: st.DropsByName(), MaxHeapBytes: r.maxHeap,
 		TraceHash: HashHex(r.net.TraceHash()),
 		Messages:  map[string]MessageStats{}, NodeDrops: map[string]int64{},
@@ -195,6 +213,9 @@ func (r *run) summary(crypto string) *Summary {
 	}
 	s.Puncture = ps
 	s.Sync = r.syncSummary()
+	s.Series = r.series.finish(r, end)
+	s.Churn = r.churn.finish()
+	s.Partitions = r.churn.partitions
 	return s
 }
 
@@ -211,59 +232,80 @@ func connected(nd *node) bool {
 	return false
 }
 
-// watchConnect samples, every walk interval, which peers are connected for
-// the first time, until all are (the timer events only read node state).
+// watchConnect samples, every walk interval, which online peers are
+// connected for the first time, until every peer is or the run ends (the
+// timer events only read node state; peers that join later are seen too).
 func (r *run) watchConnect() {
-	r.connectedAt = make([]time.Duration, len(r.peers))
-	left := make([]int, len(r.peers))
-	for i := range r.connectedAt {
-		r.connectedAt[i] = -1
-		left[i] = i
-	}
 	var tick func()
 	tick = func() {
 		now := r.net.Now()
-		rest := left[:0]
-		for _, i := range left {
-			if connected(r.peers[i]) {
-				r.connectedAt[i] = now
-			} else {
-				rest = append(rest, i)
+		waiting := false
+		for _, nd := range r.peers {
+			if nd.connectedAt >= 0 || nd.dead {
+				continue
 			}
+			if nd.online && connected(nd) {
+				nd.connectedAt = now - nd.firstUp
+				continue
+			}
+			waiting = true
 		}
-		left = rest
-		if len(left) > 0 && now+r.cfg.WalkInterval <= r.s.Duration {
+		if waiting && now+r.cfg.WalkInterval <= r.s.Duration {
 			r.net.After(r.cfg.WalkInterval, tick)
 		}
 	}
-	if len(left) > 0 {
-		r.net.After(r.cfg.WalkInterval, tick)
+	r.net.After(r.cfg.WalkInterval, tick)
+}
+
+// connectSummary gives the bootstrap times over every peer that came up,
+// and per NAT profile.
+func (r *run) connectSummary() map[string]ConnectTimes {
+	byProf := map[string][]time.Duration{}
+	var all []time.Duration
+	for _, nd := range r.peers {
+		if nd.firstUp < 0 {
+			continue
+		}
+		byProf[nd.profile] = append(byProf[nd.profile], nd.connectedAt)
+		all = append(all, nd.connectedAt)
 	}
+	out := map[string]ConnectTimes{"all": connectTimes(all)}
+	for name, ts := range byProf {
+		out[name] = connectTimes(ts)
+	}
+	return out
 }
 
 func (r *run) walkerSummary() WalkerSummary {
 	w := WalkerSummary{ConnectionTypes: map[string]map[string]int{}, MeanCandidates: map[string]float64{}}
-	if len(r.peers) == 0 {
+	w.OnlinePeers = r.online
+	if r.online == 0 {
 		return w
 	}
 	cid := CommunityID()
 	var connected, verified, correct int
 	cats := map[protocol.Category]int{}
 	for _, nd := range r.peers {
+		if !nd.online {
+			continue
+		}
 		n := nd.node
 		now := n.Now()
 		cfg := n.Config()
 		ok := false
+		mine := 0
 		for _, x := range n.Community(cid).Candidates() {
 			cat := x.Category(now, cfg)
 			cats[cat]++
 			if cat == protocol.CategoryWalk || cat == protocol.CategoryStumble {
 				verified++
+				mine++
 			}
 			if cat == protocol.CategoryWalk && !x.Tracker {
 				ok = true
 			}
 		}
+		w.Verified = append(w.Verified, mine)
 		if ok {
 			connected++
 		}
@@ -279,21 +321,15 @@ func (r *run) walkerSummary() WalkerSummary {
 		}
 		m[got.String()]++
 	}
-	n := float64(len(r.peers))
+	slices.Sort(w.Verified)
+	n := float64(r.online)
 	w.ConnectedFraction = float64(connected) / n
 	w.MeanVerifiedCandidates = float64(verified) / n
 	w.ConnectionTypeAccuracy = float64(correct) / n
 	for _, c := range []protocol.Category{protocol.CategoryWalk, protocol.CategoryStumble, protocol.CategoryIntro, protocol.CategoryDiscovered} {
 		w.MeanCandidates[c.String()] = float64(cats[c]) / n
 	}
-	w.ConnectSeconds = map[string]ConnectTimes{"all": connectTimes(r.connectedAt)}
-	byProf := map[string][]time.Duration{}
-	for i, nd := range r.peers {
-		byProf[nd.profile] = append(byProf[nd.profile], r.connectedAt[i])
-	}
-	for name, ts := range byProf {
-		w.ConnectSeconds[name] = connectTimes(ts)
-	}
+	w.ConnectSeconds = r.connectSummary()
 	return w
 }
 

@@ -12,6 +12,11 @@ import (
 	"github.com/dispersy-go/dispersy/scenarios"
 )
 
+// CoverageCounting says how SyncSummary counts coverage and convergence.
+const CoverageCounting = "online peers: coverage = stored (online peer, message) pairs / " +
+	"(online peers x messages the workload publishes), evaluated at every store, publish, up and down; " +
+	"tXX = seconds from the first publish until coverage first reached XX %"
+
 // SyncSummary measures synchronisation: how fast and at what cost every
 // online node came to store every published message.
 type SyncSummary struct {
@@ -20,12 +25,21 @@ type SyncSummary struct {
 	// SkipMode is how the run used the skip curve: "wake" (the default),
 	// "dispersy" (Dispersy's curve as it is) or "off".
 	SkipMode string `json:"skip_mode"`
+	// Counting says how coverage and convergence count (CoverageCounting):
+	// only the peers online at each moment.
+	Counting string `json:"counting"`
 	// Convergence gives, in seconds from the first publish, when 50, 90,
-	// 99 and 100 % of all (online node, published message) pairs were
-	// stored; null if never reached.
+	// 99 and 100 % of the (online peer, message) pairs were stored; null
+	// if never reached.
 	Convergence Convergence `json:"convergence"`
 	// Coverage is the fraction of those pairs stored at the end.
 	Coverage float64 `json:"coverage"`
+	// SkippedOffline counts publishes from a fixed peer that was offline
+	// at the time: not published, and not counted in the pairs.
+	SkippedOffline int `json:"skipped_offline"`
+	// DeliveryDelay gives percentiles, in seconds, of the time from a
+	// message's publish to its store at each peer that stored it.
+	DeliveryDelay Percentiles `json:"delivery_delay"`
 	// BytesSentPerNode is SyncBytes divided by the number of peers.
 	BytesSentPerNode float64 `json:"bytes_sent_per_node"`
 	// SyncBytes sums the sync blocks of introduction-requests, every
@@ -70,8 +84,22 @@ type SyncSummary struct {
 	// published the last entries are what an idle minute costs.
 	BytesPerNodeMinute []float64 `json:"bytes_per_node_minute"`
 	// CoverageSeries is the coverage per second of virtual time since the
-	// first publish (written as coverage.csv, not in the JSON).
+	// first publish, at the end of each second (written as coverage.csv,
+	// not in the JSON).
 	CoverageSeries []float64 `json:"-"`
+	// DelayHistogram counts stores by delay since the message's publish,
+	// in bins of DelayBin (for the CDF plot; not in the JSON).
+	DelayHistogram []int64 `json:"-"`
+}
+
+// DelayBin is the bin width of SyncSummary.DelayHistogram.
+const DelayBin = 100 * time.Millisecond
+
+// Percentiles are p50, p90 and p99 of a distribution; nil when empty.
+type Percentiles struct {
+	P50 *float64 `json:"p50"`
+	P90 *float64 `json:"p90"`
+	P99 *float64 `json:"p99"`
 }
 
 // Convergence holds the tXX figures in seconds; nil is JSON null.
@@ -92,18 +120,21 @@ type ProfileSync struct {
 	Coverage float64 `json:"coverage"`
 }
 
-// coverage counts stored (peer, message) pairs against a total and notes
-// when the thresholds were passed.
+// coverage counts the (online peer, message) pairs stored among a set of
+// peers and notes when the thresholds were first passed.
 type coverage struct {
-	peers int
-	pairs int64
-	times [4]*float64 // t50 t90 t99 t100
+	peers  int         // peers in the set, online or not
+	online int64       // online now
+	pairs  int64       // stored pairs among the online peers
+	times  [4]*float64 // t50 t90 t99 t100
 }
 
 var thresholds = [4]float64{0.5, 0.9, 0.99, 1}
 
-func (c *coverage) add(total int64, since time.Duration) {
-	c.pairs++
+// check notes the thresholds passed now, since the first publish, with
+// msgs messages to hold.
+func (c *coverage) check(msgs int64, since time.Duration) {
+	total := c.online * msgs
 	if total == 0 {
 		return
 	}
@@ -115,6 +146,14 @@ func (c *coverage) add(total int64, since time.Duration) {
 	}
 }
 
+// value returns the coverage now.
+func (c *coverage) value(msgs int64) float64 {
+	if c.online == 0 || msgs == 0 {
+		return 0
+	}
+	return float64(c.pairs) / float64(c.online*msgs)
+}
+
 func (c *coverage) convergence() Convergence {
 	return Convergence{T50: c.times[0], T90: c.times[1], T99: c.times[2], T100: c.times[3]}
 }
@@ -124,15 +163,21 @@ type syncState struct {
 	def        *protocol.Definition
 	pool       *protocol.Pool
 	stores     []*protocol.MemStore // by node index (nil for trackers)
+	held       []int32              // by node index: published messages its store holds
 	keyIx      map[string]int32     // member key -> node index
 	msgOf      []int32              // pool ID -> published message index + 1
+	msgIDs     []uint64             // published message index -> pool ID
+	msgTime    []time.Duration      // published message index -> publish time
+	msgGroup   []uint8              // published message index -> partition group of its publisher
 	published  int
+	skipped    int
 	msgBytes   int64
 	first      time.Duration // virtual time of the first publish
 	started    bool
-	all        coverage               // (peer, message) pairs stored
+	all        coverage               // (online peer, message) pairs stored
 	byProfile  map[string]*coverage   // the same per NAT profile
-	perSecond  []int64                // pairs stored per second since first
+	series     []float64              // coverage at the end of each second since first
+	delays     []int64                // stores by delay, DelayBin bins
 	syncBytes  int64                  // sync blocks
 	requests   int64                  // requests with a sync block
 	filterB    int64                  // filter bytes
@@ -179,8 +224,9 @@ func definition(c scenarios.Community) (*protocol.Definition, error) {
 }
 
 func newSyncState(def *protocol.Definition, nodes, peers int) *syncState {
-	st := &syncState{def: def, pool: protocol.NewPool(), stores: make([]*protocol.MemStore, nodes),
-		keyIx: make(map[string]int32, nodes), fpSample: max(1, peers/250), publisher: map[protocol.MemberID]bool{},
+	st := &syncState{def: def, pool: protocol.NewPool(), stores: make([]*protocol.MemStore, 0, nodes),
+		held: make([]int32, 0, nodes), keyIx: make(map[string]int32, nodes), fpSample: max(1, peers/250),
+		publisher: map[protocol.MemberID]bool{},
 		byProfile: map[string]*coverage{}, fpSeen: map[[2]uint64]struct{}{}}
 	for _, m := range def.Metas() {
 		if m.Distribution == protocol.LastSync {
@@ -200,51 +246,121 @@ func (st *syncState) profile(name string) *coverage {
 	return c
 }
 
+// addPeer registers a new peer (offline) with its store and member key;
+// trackers get a place with no store.
+func (st *syncState) addPeer(nd *node, store *protocol.MemStore, key []byte) {
+	for len(st.stores) < nd.index {
+		st.stores = append(st.stores, nil)
+		st.held = append(st.held, 0)
+	}
+	st.stores = append(st.stores, store)
+	st.held = append(st.held, 0)
+	st.keyIx[string(key)] = int32(nd.index)
+	st.profile(nd.profile).peers++
+}
+
+// resetStore gives peer nd an empty store (a peer that comes back without
+// keep_store); it is offline.
+func (st *syncState) resetStore(nd *node) {
+	st.stores[nd.index] = protocol.NewMemStore(st.pool)
+	st.held[nd.index] = 0
+}
+
+// online counts peer nd in or out of the online coverage.
+func (st *syncState) online(r *run, nd *node, on bool) {
+	d, h := int64(1), int64(st.held[nd.index])
+	if !on {
+		d, h = -1, -h
+	}
+	for _, c := range []*coverage{&st.all, st.byProfile[nd.profile]} {
+		c.online += d
+		c.pairs += h
+	}
+	st.changed(r, nd)
+}
+
 // schedule queues the workload's publications on the network, and the
 // minute marks of the sync bytes.
 func (r *run) schedule() error {
-	cid := CommunityID()
-	if len(r.s.Workload) > 0 {
-		for t := time.Minute; t <= r.s.Duration; t += time.Minute {
-			r.net.At(t, func() { r.sync.minutes = append(r.sync.minutes, r.syncBytes()) })
-		}
+	for t := time.Minute; t <= r.s.Duration; t += time.Minute {
+		r.net.At(t, func() { r.sync.minutes = append(r.sync.minutes, r.syncBytes()) })
 	}
 	for ei, ev := range r.s.Workload {
-		if ev.Publish == nil {
-			continue
-		}
-		p := *ev.Publish
-		if r.sync.def.Meta(p.Message) == nil {
-			return fmt.Errorf("%s:%d: workload[%d]: unknown message %q", r.s.File, ev.Line, ei, p.Message)
-		}
-		rng := r.net.Rand("workload", ei)
-		step := time.Duration(0)
-		if p.Rate > 0 {
-			step = time.Duration(float64(time.Second) / p.Rate)
-		}
-		if r.sync.def.Meta(p.Message).Stored() {
-			r.workloadTotal += p.Count
-		}
-		for k := 0; k < p.Count; k++ {
-			from := p.From
-			if from == scenarios.FromRandom {
-				from = rng.IntN(len(r.peers))
+		if ev.Publish != nil {
+			if err := r.schedulePublish(fmt.Sprintf("workload[%d]", ei), ev.Line, ev.At, *ev.Publish, "workload", ei); err != nil {
+				return err
 			}
-			payload := make([]byte, p.Size)
-			fillPayload(payload, rng)
-			nd := r.peers[from]
-			name := p.Message
-			r.net.At(ev.At+time.Duration(k)*step, func() {
-				if c := nd.node.Community(cid); c != nil {
-					rec, err := c.Publish(name, payload)
-					if err == nil {
-						r.sync.publish(r, nd, &rec)
-					}
-				}
-			})
 		}
 	}
 	return nil
+}
+
+// schedulePublish queues one publish action; its random choices come
+// from the stream (label, index). A random publisher is drawn among the
+// peers online at the time; a fixed one that is offline then publishes
+// nothing.
+func (r *run) schedulePublish(path string, line int, at time.Duration, p scenarios.Publish, label string, index int) error {
+	cid := CommunityID()
+	meta := r.sync.def.Meta(p.Message)
+	if meta == nil {
+		return fmt.Errorf("%s:%d: %s: unknown message %q", r.s.File, line, path, p.Message)
+	}
+	rng := r.net.Rand(label, index)
+	step := time.Duration(0)
+	if p.Rate > 0 {
+		step = time.Duration(float64(time.Second) / p.Rate)
+	}
+	if meta.Stored() {
+		r.workloadTotal += p.Count
+	}
+	name := p.Message
+	for k := 0; k < p.Count; k++ {
+		r.net.At(at+time.Duration(k)*step, func() {
+			nd := r.publisher(p.From, rng)
+			payload := make([]byte, p.Size)
+			fillPayload(payload, rng)
+			if nd == nil {
+				if meta.Stored() {
+					r.workloadTotal--
+					r.sync.skipped++
+				}
+				return
+			}
+			if c := nd.node.Community(cid); c != nil {
+				rec, err := c.Publish(name, payload)
+				if err == nil {
+					r.sync.publish(r, nd, &rec)
+				}
+			}
+		})
+	}
+	return nil
+}
+
+// publisher returns the peer a publish comes from: peer from, or for
+// FromRandom one drawn among the online peers; nil when it is offline or
+// none is online.
+func (r *run) publisher(from int, rng *rand.Rand) *node {
+	if from != scenarios.FromRandom {
+		if nd := r.peers[from]; nd.online {
+			return nd
+		}
+		return nil
+	}
+	if r.online == 0 {
+		return nil
+	}
+	// Draw among all peers until an online one comes up (without churn
+	// the first draw is it); after many misses take the next online one.
+	i := rng.IntN(len(r.peers))
+	for tries := 0; !r.peers[i].online; tries++ {
+		if tries < 64 {
+			i = rng.IntN(len(r.peers))
+		} else {
+			i = (i + 1) % len(r.peers)
+		}
+	}
+	return r.peers[i]
 }
 
 func fillPayload(b []byte, rng *rand.Rand) {
@@ -270,33 +386,67 @@ func (st *syncState) publish(r *run, nd *node, rec *protocol.Record) {
 	}
 	st.published++
 	st.msgOf[rec.ID] = int32(st.published)
+	st.msgIDs = append(st.msgIDs, rec.ID)
+	st.msgTime = append(st.msgTime, now)
+	st.msgGroup = append(st.msgGroup, uint8(r.net.Group(nd.host)))
 	st.msgBytes += int64(len(rec.Packet))
 	st.publisher[rec.Member] = true
-	st.count(r, nd, now) // the publisher holds it
+	st.count(r, nd, st.published-1, now) // the publisher holds it
 }
 
 // stored counts a packet nd stored if the workload published it.
 func (st *syncState) stored(r *run, nd *node, rec *protocol.Record) {
 	if rec.ID < uint64(len(st.msgOf)) && st.msgOf[rec.ID] != 0 {
-		st.count(r, nd, r.net.Now())
+		st.count(r, nd, int(st.msgOf[rec.ID])-1, r.net.Now())
 	}
 }
 
-// count counts a published message stored by nd (nil: not a peer).
-func (st *syncState) count(r *run, nd *node, now time.Duration) {
+// count counts published message msg stored by nd (nil: not a peer).
+func (st *syncState) count(r *run, nd *node, msg int, now time.Duration) {
 	if nd == nil || nd.tracker {
 		return
 	}
-	sec := int((now - st.first) / time.Second)
-	for len(st.perSecond) <= sec {
-		st.perSecond = append(st.perSecond, 0)
+	st.held[nd.index]++
+	bin := int((now - st.msgTime[msg]) / DelayBin)
+	for len(st.delays) <= bin {
+		st.delays = append(st.delays, 0)
 	}
-	st.perSecond[sec]++
-	// thresholds against everything the workload will publish
+	st.delays[bin]++
+	if !nd.online {
+		return // a packet stored as the node stops cannot happen; be safe
+	}
+	st.all.pairs++
+	st.byProfile[nd.profile].pairs++
+	st.changed(r, nd)
+}
+
+// changed re-checks the thresholds (against everything the workload will
+// publish) and the per-second series after a change among nd's set.
+func (st *syncState) changed(r *run, nd *node) {
+	if !st.started {
+		return
+	}
+	now := r.net.Now()
 	since := now - st.first
-	st.all.add(int64(r.workloadTotal)*int64(len(r.peers)), since)
-	pc := st.byProfile[nd.profile]
-	pc.add(int64(r.workloadTotal)*int64(pc.peers), since)
+	msgs := int64(r.workloadTotal)
+	st.all.check(msgs, since)
+	if pc := st.byProfile[nd.profile]; pc != nil {
+		pc.check(msgs, since)
+	}
+	sec := int(since / time.Second)
+	for len(st.series) < sec {
+		last := 0.0
+		if n := len(st.series); n > 0 {
+			last = st.series[n-1]
+		}
+		st.series = append(st.series, last)
+	}
+	v := st.all.value(msgs)
+	if len(st.series) == sec {
+		st.series = append(st.series, v)
+	} else {
+		st.series[sec] = v
+	}
 }
 
 func (st *syncState) answered(a *protocol.SyncAnswer) {
@@ -354,25 +504,22 @@ func (r *run) syncBytes() int64 {
 
 func (r *run) syncSummary() SyncSummary {
 	st := r.sync
-	ss := SyncSummary{Messages: st.published, BloomConfiguredRate: r.cfg.SyncBloomErrorRate,
-		SyncRequests: st.requests, BloomTested: st.tested, SkipMode: string(r.cfg.SyncSkipMode)}
+	ss := SyncSummary{Messages: st.published, Counting: CoverageCounting, BloomConfiguredRate: r.cfg.SyncBloomErrorRate,
+		SyncRequests: st.requests, BloomTested: st.tested, SkippedOffline: st.skipped, SkipMode: string(r.cfg.SyncSkipMode)}
 	if !r.cfg.SyncSkip {
 		ss.SkipMode = "off"
 	}
 	ss.Convergence = st.all.convergence()
 	peers := int64(len(r.peers))
-	total := int64(r.workloadTotal) * peers
-	if total > 0 {
-		ss.Coverage = float64(st.all.pairs) / float64(total)
-	}
+	msgs := int64(r.workloadTotal)
+	total := msgs * peers
+	ss.Coverage = st.all.value(msgs)
 	ss.ByProfile = map[string]ProfileSync{}
 	for name, pc := range st.byProfile {
-		ps := ProfileSync{Peers: pc.peers, Convergence: pc.convergence()}
-		if t := int64(r.workloadTotal) * int64(pc.peers); t > 0 {
-			ps.Coverage = float64(pc.pairs) / float64(t)
-		}
-		ss.ByProfile[name] = ps
+		ss.ByProfile[name] = ProfileSync{Peers: pc.peers, Convergence: pc.convergence(), Coverage: pc.value(msgs)}
 	}
+	ss.DelayHistogram = st.delays
+	ss.DeliveryDelay = histPercentiles(st.delays, DelayBin)
 	bytes := r.syncBytes()
 	ss.SyncBytes = bytes
 	if peers > 0 {
@@ -396,11 +543,7 @@ func (r *run) syncSummary() SyncSummary {
 		ss.MeanFilterBytes = float64(st.filterB) / float64(st.requests)
 	}
 	if total > 0 {
-		cum := int64(0)
-		for _, n := range st.perSecond {
-			cum += n
-			ss.CoverageSeries = append(ss.CoverageSeries, float64(cum)/float64(total))
-		}
+		ss.CoverageSeries = st.series
 	}
 	if st.lastSync {
 		ok := r.lastSyncExact()
@@ -469,4 +612,29 @@ func (r *run) lastSyncExact() bool {
 		}
 	}
 	return true
+}
+
+// histPercentiles returns p50, p90 and p99 of a histogram of bins of
+// width bin, in seconds at the upper edge of the bin each falls in.
+func histPercentiles(h []int64, bin time.Duration) Percentiles {
+	var n int64
+	for _, c := range h {
+		n += c
+	}
+	if n == 0 {
+		return Percentiles{}
+	}
+	at := func(q float64) *float64 {
+		want := int64(math.Ceil(q * float64(n)))
+		cum := int64(0)
+		for i, c := range h {
+			cum += c
+			if cum >= want {
+				v := (time.Duration(i+1) * bin).Seconds()
+				return &v
+			}
+		}
+		return nil
+	}
+	return Percentiles{P50: at(0.5), P90: at(0.9), P99: at(0.99)}
 }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/dispersy-go/dispersy/natmodels"
 )
 
 // Marshal returns s as a scenario file with every default spelled out (the
@@ -16,23 +18,7 @@ import (
 // (File, Message.Line, Event.Line and the positions of override values
 // aside).
 func (s *Scenario) Marshal() ([]byte, error) {
-	lat := s.Network.Latency
-	latency := flow(pair("distribution", str(lat.Distribution)))
-	switch lat.Distribution {
-	case DistConstant:
-		latency.Content = append(latency.Content, pair("value", dur(lat.Value))...)
-	case DistUniform:
-		latency.Content = append(latency.Content, pair("min", dur(lat.Min))...)
-		latency.Content = append(latency.Content, pair("max", dur(lat.Max))...)
-	case DistLognormal:
-		latency.Content = append(latency.Content, pair("median", dur(lat.Median))...)
-		latency.Content = append(latency.Content, pair("sigma", num(lat.Sigma))...)
-	}
-	mix := flow()
-	for _, sh := range s.NAT.Mix {
-		mix.Content = append(mix.Content, pair(sh.Profile, num(sh.Fraction))...)
-	}
-	nat := block(pair("mix", mix))
+	nat := block(pair("mix", marshalMix(s.NAT.Mix)))
 	if s.NAT.MappingTimeout != 0 {
 		nat.Content = append(nat.Content, pair("mapping_timeout", dur(s.NAT.MappingTimeout))...)
 	}
@@ -42,7 +28,7 @@ func (s *Scenario) Marshal() ([]byte, error) {
 		pair("duration", dur(s.Duration)),
 		pair("nodes", plain(strconv.Itoa(s.Nodes))),
 		pair("trackers", plain(strconv.Itoa(s.Trackers))),
-		pair("network", block(pair("latency", latency), pair("loss", num(s.Network.Loss)))),
+		pair("network", block(pair("latency", marshalLatency(s.Network.Latency)), pair("loss", num(s.Network.Loss)))),
 		pair("nat", nat),
 		pair("crypto", str(s.Crypto)),
 	)
@@ -64,13 +50,22 @@ func (s *Scenario) Marshal() ([]byte, error) {
 		messages.Content = append(messages.Content, marshalMessage(m))
 	}
 	root.Content = append(root.Content, pair("community", block(pair("messages", messages)))...)
-	if len(s.Workload) > 0 {
-		workload := &yaml.Node{Kind: yaml.SequenceNode}
-		for _, e := range s.Workload {
-			workload.Content = append(workload.Content, marshalEvent(e))
+	for _, list := range []struct {
+		key    string
+		events []Event
+	}{{"workload", s.Workload}, {"timeline", s.Timeline}} {
+		if len(list.events) > 0 {
+			seq := &yaml.Node{Kind: yaml.SequenceNode}
+			for _, e := range list.events {
+				seq.Content = append(seq.Content, marshalEvent(e))
+			}
+			root.Content = append(root.Content, pair(list.key, seq)...)
 		}
-		root.Content = append(root.Content, pair("workload", workload)...)
 	}
+	if c := s.Churn; c != nil {
+		root.Content = append(root.Content, pair("churn", marshalChurn(c))...)
+	}
+	root.Content = append(root.Content, pair("metrics", block(pair("interval", dur(s.Metrics.Interval))))...)
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
@@ -115,9 +110,105 @@ func marshalMessage(m Message) *yaml.Node {
 	)
 }
 
-// marshalEvent returns the list item of workload event e.
+// marshalLatency returns a latency block.
+func marshalLatency(lat Latency) *yaml.Node {
+	latency := flow(pair("distribution", str(lat.Distribution)))
+	switch lat.Distribution {
+	case DistConstant:
+		latency.Content = append(latency.Content, pair("value", dur(lat.Value))...)
+	case DistUniform:
+		latency.Content = append(latency.Content, pair("min", dur(lat.Min))...)
+		latency.Content = append(latency.Content, pair("max", dur(lat.Max))...)
+	case DistLognormal:
+		latency.Content = append(latency.Content, pair("median", dur(lat.Median))...)
+		latency.Content = append(latency.Content, pair("sigma", num(lat.Sigma))...)
+	}
+	return latency
+}
+
+// marshalMix returns a NAT mix.
+func marshalMix(shares []natmodels.Share) *yaml.Node {
+	mix := flow()
+	for _, sh := range shares {
+		mix.Content = append(mix.Content, pair(sh.Profile, num(sh.Fraction))...)
+	}
+	return mix
+}
+
+// marshalChurn returns the churn block.
+func marshalChurn(c *Churn) *yaml.Node {
+	m := block()
+	if c.Trace != nil {
+		m.Content = append(m.Content, pair("trace", str(c.Trace.Path))...)
+	} else {
+		m.Content = append(m.Content, pair("session", marshalDist(*c.Session))...)
+		m.Content = append(m.Content, pair("downtime", marshalDist(*c.Downtime))...)
+	}
+	m.Content = append(m.Content, pair("start", dur(c.Start))...)
+	m.Content = append(m.Content, pair("fraction", num(c.Fraction))...)
+	m.Content = append(m.Content, pair("keep_store", plain(strconv.FormatBool(c.KeepStore)))...)
+	return m
+}
+
+// marshalDist returns a churn distribution.
+func marshalDist(d Dist) *yaml.Node {
+	m := flow(pair("distribution", str(d.Distribution)))
+	switch d.Distribution {
+	case DistExponential:
+		m.Content = append(m.Content, pair("mean", dur(d.Mean))...)
+	case DistWeibull, DistPareto:
+		m.Content = append(m.Content, pair("shape", num(d.Shape))...)
+		m.Content = append(m.Content, pair("scale", dur(d.Scale))...)
+	case DistLognormal:
+		m.Content = append(m.Content, pair("median", dur(d.Median))...)
+		m.Content = append(m.Content, pair("sigma", num(d.Sigma))...)
+	case DistConstant:
+		m.Content = append(m.Content, pair("value", dur(d.Value))...)
+	}
+	return m
+}
+
+// marshalEvent returns the list item of workload or timeline event e.
 func marshalEvent(e Event) *yaml.Node {
 	item := block(pair("at", dur(e.At)))
+	switch {
+	case e.Partition != nil:
+		groups := &yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle}
+		for _, g := range e.Partition.Groups {
+			groups.Content = append(groups.Content, num(g))
+		}
+		item.Content = append(item.Content, pair("partition", flow(pair("groups", groups)))...)
+	case e.Heal != nil:
+		item.Content = append(item.Content, pair("heal", flow())...)
+	case e.Crash != nil:
+		c := e.Crash
+		crash := flow()
+		if c.Count > 0 {
+			crash.Content = append(crash.Content, pair("count", plain(strconv.Itoa(c.Count)))...)
+		} else {
+			crash.Content = append(crash.Content, pair("fraction", num(c.Fraction))...)
+		}
+		if c.For > 0 {
+			crash.Content = append(crash.Content, pair("for", dur(c.For))...)
+		}
+		item.Content = append(item.Content, pair("crash", crash)...)
+	case e.Join != nil:
+		j := e.Join
+		join := flow(pair("nodes", plain(strconv.Itoa(j.Nodes))), pair("over", dur(j.Over)))
+		if j.Mix != nil {
+			join.Content = append(join.Content, pair("mix", marshalMix(j.Mix))...)
+		}
+		item.Content = append(item.Content, pair("join", join)...)
+	case e.Set != nil:
+		set := flow()
+		if e.Set.Loss != nil {
+			set.Content = append(set.Content, pair("loss", num(*e.Set.Loss))...)
+		}
+		if e.Set.Latency != nil {
+			set.Content = append(set.Content, pair("latency", marshalLatency(*e.Set.Latency))...)
+		}
+		item.Content = append(item.Content, pair("set", set)...)
+	}
 	if pub := e.Publish; pub != nil {
 		from := str("random")
 		if pub.From != FromRandom {

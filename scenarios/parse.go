@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -24,9 +25,12 @@ func (p *parser) parse(data []byte) *Scenario {
 		return nil
 	}
 	s := defaults(p.file)
-	var after []func()
-	p.fields(root, "", p.entries(root, ""), p.scenarioFields(s, &after))
+	var after, last []func()
+	p.fields(root, "", p.entries(root, ""), p.scenarioFields(s, &after, &last))
 	for _, f := range after {
+		f()
+	}
+	for _, f := range last {
 		f()
 	}
 	return s
@@ -35,9 +39,22 @@ func (p *parser) parse(data []byte) *Scenario {
 // scenarioFields lists the top-level keys, in the order messages list them.
 // A later version of the language adds its blocks here. Blocks that refer
 // to other keys (the workload names messages, nodes and times) append
-// their parsing to after, which runs once every other key is parsed.
-func (p *parser) scenarioFields(s *Scenario, after *[]func()) []field {
+// their parsing to after, which runs once every other key is parsed; the
+// churn block, which refers to the peers the timeline adds, goes in last,
+// which runs after that.
+func (p *parser) scenarioFields(s *Scenario, after, last *[]func()) []field {
 	communityOK := true
+	known := func() []string {
+		// With a broken community block, any message name may be meant;
+		// its own errors say enough.
+		var known []string
+		if communityOK {
+			for _, m := range s.Community.Messages {
+				known = append(known, m.Name)
+			}
+		}
+		return known
+	}
 	return []field{
 		{key: "name", required: true, parse: func(path string, v *yaml.Node) {
 			if name, ok := p.str(path, v); ok && p.checkName(path, v, name) {
@@ -90,16 +107,26 @@ func (p *parser) scenarioFields(s *Scenario, after *[]func()) []field {
 		}},
 		{key: "workload", parse: func(path string, v *yaml.Node) {
 			*after = append(*after, func() {
-				// With a broken community block, any message name may
-				// be meant; its own errors say enough.
-				var known []string
-				if communityOK {
-					for _, m := range s.Community.Messages {
-						known = append(known, m.Name)
-					}
-				}
-				s.Workload = p.workload(path, v, s, known)
+				s.Workload = p.workload(path, v, s, known(), workloadActions)
 			})
+		}},
+		{key: "timeline", parse: func(path string, v *yaml.Node) {
+			*after = append(*after, func() {
+				s.Timeline = p.workload(path, v, s, known(), timelineActions)
+				p.checkTimeline(path, s.Timeline)
+			})
+		}},
+		{key: "churn", parse: func(path string, v *yaml.Node) {
+			*last = append(*last, func() {
+				peers := 0
+				if s.Nodes > 0 {
+					peers = s.Nodes + s.Joined()
+				}
+				s.Churn = p.churn(path, v, s, peers)
+			})
+		}},
+		{key: "metrics", parse: func(path string, v *yaml.Node) {
+			*after = append(*after, func() { p.metrics(path, v, s) })
 		}},
 	}
 }
@@ -127,17 +154,21 @@ func (p *parser) network(path string, v *yaml.Node, n *Network) {
 			p.latency(path, v, &n.Latency)
 		}},
 		{key: "loss", parse: func(path string, v *yaml.Node) {
-			f, ok := p.float(path, v)
-			if !ok {
-				return
+			if f, ok := p.loss(path, v); ok {
+				n.Loss = f
 			}
-			if f < 0 || f >= 1 {
-				p.add(v.Line, v.Column, path, "loss must be in [0, 1), got %s", deref(v).Value)
-				return
-			}
-			n.Loss = f
 		}},
 	})
+}
+
+// loss parses a loss probability, in [0, 1).
+func (p *parser) loss(path string, v *yaml.Node) (float64, bool) {
+	f, ok := p.float(path, v)
+	if ok && (f < 0 || f >= 1) {
+		p.add(v.Line, v.Column, path, "loss must be in [0, 1), got %s", deref(v).Value)
+		return 0, false
+	}
+	return f, ok
 }
 
 // latencyParams lists the parameter keys of each distribution.
@@ -382,6 +413,30 @@ func (p *parser) otherParams(path string, es []entry, params map[string]field, a
 	return kept
 }
 
+// kindFields dispatches the entries es of mapping m (at path), a block
+// whose keys depend on its kind (one of kinds, or "" when it has no usable
+// one), to fields and to the parameters of kind: paramsOf(kind) names them
+// among params. Without a usable kind any kind's parameters are allowed:
+// the kind's own error says enough. A parameter of another kind gets its
+// own message (see otherParams); what names the block in it.
+func (p *parser) kindFields(m *yaml.Node, path string, es []entry, fields []field, params map[string]field,
+	kind string, kinds []string, paramsOf func(string) []string, what string) {
+	allowed := paramsOf(kind)
+	if kind == "" {
+		for _, k := range kinds {
+			for _, param := range paramsOf(k) {
+				if !slices.Contains(allowed, param) {
+					allowed = append(allowed, param)
+				}
+			}
+		}
+	}
+	for _, k := range allowed {
+		fields = append(fields, params[k])
+	}
+	p.fields(m, path, p.otherParams(path, es, params, allowed, what, kind), fields)
+}
+
 // community parses the community block; ok reports that it had no problem.
 func (p *parser) community(path string, v *yaml.Node) (c Community, ok bool) {
 	before := len(p.errs)
@@ -549,22 +604,7 @@ func (p *parser) distribution(path string, v *yaml.Node, d *Distribution) {
 			dist.Pruning = p.pruning(path, v)
 		}},
 	}
-	allowed := distParams(kind)
-	if kind == "" {
-		// Without a usable kind any parameter is allowed and none is
-		// required: the kind's own error says enough.
-		for _, k := range kinds {
-			for _, param := range distParams(k) {
-				if !slices.Contains(allowed, param) {
-					allowed = append(allowed, param)
-				}
-			}
-		}
-	}
-	for _, k := range allowed {
-		fields = append(fields, params[k])
-	}
-	p.fields(m, path, p.otherParams(path, es, params, allowed, "distribution", kind), fields)
+	p.kindFields(m, path, es, fields, params, kind, kinds, distParams, "distribution")
 	if kind != "" {
 		*d = dist
 	}
@@ -639,29 +679,27 @@ func (p *parser) destination(path string, v *yaml.Node, d *Destination) *yaml.No
 	return kindNode
 }
 
-// workload parses the workload block. known lists the message names an
-// event may publish; nil allows any. s.Nodes and s.Duration, when > 0,
-// bound from and at.
-func (p *parser) workload(path string, v *yaml.Node, s *Scenario, known []string) []Event {
+// workload parses a list of events: the workload block or the timeline
+// block, whose events may have the actions listed in allowed. known lists
+// the message names an event may publish; nil allows any. s.Nodes and
+// s.Duration, when > 0, bound from and at.
+func (p *parser) workload(path string, v *yaml.Node, s *Scenario, known, allowed []string) []Event {
 	seq := p.sequence(path, v)
 	if seq == nil {
 		return nil
 	}
 	var out []Event
 	for i, item := range seq.Content {
-		if e, ok := p.event(indexPath(path, i), item, s, known); ok {
+		if e, ok := p.event(indexPath(path, i), item, s, known, allowed); ok {
 			out = append(out, e)
 		}
 	}
 	return out
 }
 
-// eventActions lists the action keys of a workload event; each event has
-// exactly one.
-var eventActions = []string{"publish"}
-
-// event parses one workload event; ok reports that it had no problem.
-func (p *parser) event(path string, v *yaml.Node, s *Scenario, known []string) (ev Event, ok bool) {
+// event parses one event, with one of the actions allowed; ok reports
+// that it had no problem.
+func (p *parser) event(path string, v *yaml.Node, s *Scenario, known, allowed []string) (ev Event, ok bool) {
 	m := p.mapping(path, v)
 	if m == nil {
 		return Event{}, false
@@ -669,7 +707,7 @@ func (p *parser) event(path string, v *yaml.Node, s *Scenario, known []string) (
 	before := len(p.errs)
 	ev = Event{Line: v.Line}
 	var actions []string
-	p.fields(m, path, p.entries(m, path), []field{
+	fields := []field{
 		{key: "at", required: true, parse: func(path string, v *yaml.Node) {
 			at, ok := p.duration(path, v, false)
 			if ok && s.Duration > 0 && at >= s.Duration {
@@ -681,10 +719,22 @@ func (p *parser) event(path string, v *yaml.Node, s *Scenario, known []string) (
 			actions = append(actions, "publish")
 			ev.Publish = p.publish(path, v, s.Nodes, known)
 		}},
+	}
+	for _, f := range p.timelineFields(&ev, s, &actions) {
+		if slices.Contains(allowed, f.key) {
+			fields = append(fields, f)
+		}
+	}
+	// The at key comes first in a file, as a rule, but may come anywhere:
+	// a join's over is checked against at, so at is parsed first.
+	es := p.entries(m, path)
+	slices.SortStableFunc(es, func(a, b entry) int {
+		return cmp.Compare(btoi(a.key.Value != "at"), btoi(b.key.Value != "at"))
 	})
+	p.fields(m, path, es, fields)
 	switch {
 	case len(actions) == 0:
-		p.add(v.Line, v.Column, path, "event has no action; want one of: %s", strings.Join(eventActions, ", "))
+		p.add(v.Line, v.Column, path, "event has no action; want one of: %s", strings.Join(allowed, ", "))
 	case len(actions) > 1:
 		p.add(v.Line, v.Column, path, "event has %d actions (%s); want exactly one", len(actions), strings.Join(actions, ", "))
 	}
@@ -790,4 +840,12 @@ func isDecimal(s string) bool {
 		return s != "" && strings.Trim(s, "0123456789") == ""
 	}
 	return digits(whole) && (!dot || digits(frac))
+}
+
+// btoi is 1 for true and 0 for false.
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -2,7 +2,7 @@
 // simulation run (how many peers, for how long, over what network, behind
 // which NATs, with which protocol settings, exchanging which messages).
 //
-// This is version 1 of the language:
+// This is version 2 of the language:
 //
 //	name: walker-10k      # required; letters, digits, '.', '_', '-'
 //	seed: 1               # optional uint64, default 1
@@ -32,9 +32,28 @@
 //	workload:             # optional; events in file order
 //	  - at: 30s           # required, >= 0 and < duration
 //	    publish: {message: text, count: 100, from: random, rate: 10/s, size: 100}
+//	timeline:             # optional; like workload, with more actions
+//	  - {at: 2m, partition: {groups: [0.5, 0.5]}}   # fractions of peers, 2 to 255 groups
+//	  - {at: 5m, heal: {}}                          # needs a partition before it
+//	  - {at: 6m, crash: {fraction: 0.2, for: 1m}}   # or {count: N}; without for: for good
+//	  - {at: 7m, join: {nodes: 1000, over: 30s, mix: {public: 1}}}   # mix: default the nat mix
+//	  - {at: 8m, set: {loss: 0.05, latency: {distribution: constant, value: 80ms}}}
+//	  - {at: 9m, publish: {message: text, count: 1}}
+//	churn:                # optional: peers go down and come back (trackers never)
+//	  session: {distribution: weibull, shape: 0.5, scale: 30m}
+//	           # or {distribution: exponential, mean: D}, {distribution: pareto, shape: A, scale: D},
+//	           # {distribution: lognormal, median: D, sigma: S}, {distribution: constant, value: D}
+//	  downtime: {distribution: exponential, mean: 5m}
+//	  start: 0s           # optional, < duration: no peer leaves before
+//	  fraction: 1         # optional, (0, 1]: the share of peers that churn
+//	  keep_store: true    # optional: a peer that comes back keeps its messages
+//	  # or instead of session and downtime: trace: FILE.csv (see ParseTrace),
+//	  # relative to the scenario file's directory
+//	metrics: {interval: 10s}   # optional: the period of the run's time series
 //
-// Version 0 was the same without the community and workload blocks, and
-// later versions only add keys, so every earlier file stays valid. Keys are
+// Version 0 was the same without the community and workload blocks,
+// version 1 without the timeline, churn and metrics blocks, and later
+// versions only add keys, so every earlier file stays valid. Keys are
 // case-sensitive; unknown and duplicate keys are errors at every level.
 //
 // Every error names the file, the line and the key path, with list items
@@ -42,6 +61,7 @@
 //
 //	walker.yaml:7: network.latency.median: invalid duration "6o ms" (...)
 //	walker.yaml:19: workload[1].publish.from: node index 10000 is out of range (...)
+//	trace.csv:7: down_at: session ends at 30s, not after it starts (up_at 1m)
 //
 // and Parse reports all the errors it finds, in file order, joined with
 // errors.Join; each one is an *Error.
@@ -117,8 +137,16 @@ type Scenario struct {
 	// DefaultCommunity() when the file has no community block.
 	Community Community
 	// Workload is the events of the workload block in file order; nil
-	// without one.
+	// without one. They only publish.
 	Workload []Event
+	// Timeline is the events of the timeline block in file order; nil
+	// without one. Events at the same time happen in file order, the
+	// workload's before the timeline's.
+	Timeline []Event
+	// Churn, if not nil, makes peers go down and come back.
+	Churn *Churn
+	// Metrics says how the run samples its time series.
+	Metrics Metrics
 	// File is the path the scenario was loaded from, as used in messages.
 	File string
 }
@@ -314,13 +342,23 @@ func DefaultCommunity() Community {
 	}}}
 }
 
-// Event is one event of the workload: at virtual time At, the action that
-// is not nil happens. Publish is, for now, the only action.
+// Event is one event of the workload or the timeline: at virtual time At,
+// the one action that is not nil happens. Workload events only publish.
 type Event struct {
 	// At is the virtual time of the event; 0 <= At < Scenario.Duration.
 	At time.Duration
 	// Publish, if not nil, has peers create messages.
 	Publish *Publish
+	// Partition, if not nil, cuts the network into groups.
+	Partition *Partition
+	// Heal, if not nil, ends the partition.
+	Heal *Heal
+	// Crash, if not nil, takes peers down.
+	Crash *Crash
+	// Join, if not nil, adds peers.
+	Join *Join
+	// Set, if not nil, changes loss or latency.
+	Set *Set
 	// Line is the line of the event's list item in the file.
 	Line int
 }
@@ -372,6 +410,7 @@ func defaults(file string) *Scenario {
 		NAT:       NAT{Mix: []natmodels.Share{{Profile: DefaultProfile, Fraction: 1}}},
 		Crypto:    DefaultCrypto,
 		Community: DefaultCommunity(),
+		Metrics:   Metrics{Interval: DefaultMetricsInterval},
 		File:      file,
 	}
 }

@@ -47,25 +47,7 @@ func TestBadFiles(t *testing.T) {
 				t.Errorf("Load(%s) returned a scenario along with its error", file)
 			}
 			got := err.Error() + "\n"
-			golden := strings.TrimSuffix(file, ".yaml") + ".err"
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, rerr := os.ReadFile(golden)
-			if rerr != nil {
-				t.Fatalf("%v (run go test -update to create it)", rerr)
-			}
-			if got != string(want) {
-				t.Errorf("Load(%s) error:\n%s\nwant:\n%s", file, got, want)
-			}
-			lineRE := regexp.MustCompile(`^` + regexp.QuoteMeta(file) + `:[1-9][0-9]*: `)
-			for _, l := range strings.Split(strings.TrimSuffix(got, "\n"), "\n") {
-				if !lineRE.MatchString(l) {
-					t.Errorf("error line %q does not start with %s:LINE:", l, file)
-				}
-			}
+			checkGolden(t, file, got, strings.TrimSuffix(file, ".yaml")+".err")
 			// Every joined error is an *Error in file order.
 			var errs []*Error
 			if j, ok := err.(interface{ Unwrap() []error }); ok {
@@ -89,6 +71,31 @@ func TestBadFiles(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// checkGolden compares the error text got of file with the golden file
+// (rewritten with -update), and checks that every line of it names file
+// and a line.
+func checkGolden(t *testing.T, file, got, golden string) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s: error:\n%s\nwant:\n%s", file, got, want)
+	}
+	lineRE := regexp.MustCompile(`^` + regexp.QuoteMeta(file) + `:[1-9][0-9]*: `)
+	for _, l := range strings.Split(strings.TrimSuffix(got, "\n"), "\n") {
+		if !lineRE.MatchString(l) {
+			t.Errorf("error line %q does not start with %s:LINE:", l, file)
+		}
 	}
 }
 
@@ -139,6 +146,19 @@ func TestBadFilesKeys(t *testing.T) {
 		{"workload-at-beyond-duration", "5: workload[0].at: ", "before the end of the run"},
 		{"workload-count-zero", "6: workload[0].publish.count: ", "at least 1"},
 		{"workload-no-action", "5: workload[0]: ", "no action"},
+		{"churn-unknown-distribution", "5: churn.session.distribution: ", `did you mean "weibull"`},
+		{"churn-weibull-missing-shape", "5: churn.session.shape: ", "required key missing"},
+		{"churn-trace-and-session", "7: churn.trace: ", "give one or the other"},
+		{"churn-missing-downtime", "5: churn.downtime: ", "required key missing"},
+		{"churn-trace-missing-file", "5: churn.trace: ", "no-such-trace.csv"},
+		{"timeline-unknown-action", "6: timeline[0].crsh: ", `did you mean "crash"`},
+		{"timeline-action-in-workload", "6: workload[0].partition: ", "allowed keys: at, publish"},
+		{"timeline-heal-without-partition", "7: timeline[1].heal: ", "no partition is in force"},
+		{"timeline-partition-groups", "6: timeline[0].partition.groups: ", "sum to 0.9"},
+		{"timeline-crash", "6: timeline[0].crash: ", "exactly one of fraction and count"},
+		{"timeline-join", "6: timeline[0].join.over: ", "after the run"},
+		{"timeline-set", "6: timeline[0].set: ", "changes nothing"},
+		{"metrics-interval-zero", "5: metrics.interval: ", "positive"},
 	}
 	for _, tt := range tests {
 		file := filepath.Join("testdata", "bad", tt.file+".yaml")
@@ -163,10 +183,11 @@ func TestShipped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"puncture-matrix-eager.yaml", "puncture-matrix.yaml", "sync-100k-one.yaml", "sync-100k.yaml",
-		"sync-10k-mix-dispersy.yaml", "sync-10k-mix.yaml", "sync-10k.yaml", "sync-1k-100.yaml", "sync-1k-dispersy.yaml", "sync-1k-noskip.yaml",
-		"sync-1k.yaml", "sync-idle-1k-dispersy.yaml", "sync-idle-1k-noskip.yaml", "sync-idle-1k.yaml",
-		"walker-100k-ed25519.yaml", "walker-100k-fast.yaml", "walker-10k.yaml", "walker-small.yaml"}
+	want := []string{"churn-100k.yaml", "partition-10k.yaml", "puncture-matrix-eager.yaml", "puncture-matrix.yaml", "sim-10k.yaml",
+		"sweep-sync.yaml", "sync-100k-one.yaml", "sync-100k.yaml", "sync-10k-mix-dispersy.yaml", "sync-10k-mix.yaml", "sync-10k.yaml",
+		"sync-1k-100.yaml", "sync-1k-dispersy.yaml", "sync-1k-noskip.yaml", "sync-1k.yaml", "sync-idle-1k-dispersy.yaml",
+		"sync-idle-1k-noskip.yaml", "sync-idle-1k.yaml", "walker-100k-1h.yaml", "walker-100k-ed25519.yaml",
+		"walker-100k-fast.yaml", "walker-10k.yaml", "walker-1m.yaml", "walker-small.yaml"}
 	if !reflect.DeepEqual(files, want) {
 		t.Errorf("shipped files %v, want %v", files, want)
 	}
@@ -204,6 +225,7 @@ func TestWalker10k(t *testing.T) {
 		NAT:       NAT{Mix: walkerMix(), MappingTimeout: time.Minute},
 		Crypto:    CryptoEd25519,
 		Community: DefaultCommunity(),
+		Metrics:   Metrics{Interval: DefaultMetricsInterval},
 		File:      "walker-10k.yaml",
 	}
 	got := *s
@@ -258,6 +280,32 @@ func TestShippedVariants(t *testing.T) {
 	}
 }
 
+// TestChurnScenarios checks the scenarios with churn: make sim's default
+// and the 100,000-peer speed scenario.
+func TestChurnScenarios(t *testing.T) {
+	for _, c := range []struct {
+		file     string
+		nodes    int
+		messages int
+	}{{"sim-10k.yaml", 10000, 300}, {"churn-100k.yaml", 100000, 1000}} {
+		s, err := Load(c.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ch := s.Churn
+		if s.Nodes != c.nodes || s.Crypto != CryptoFast || s.Network.Loss != 0.01 || !reflect.DeepEqual(s.NAT.Mix, walkerMix()) ||
+			s.Network.Latency.Distribution != DistLognormal || s.Duration != 10*time.Minute {
+			t.Errorf("%s: %+v", c.file, s)
+		}
+		if ch == nil || ch.Session.Distribution != DistWeibull || ch.Downtime.Distribution != DistExponential || !ch.KeepStore {
+			t.Errorf("%s: churn %+v", c.file, ch)
+		}
+		if len(s.Workload) != 1 || s.Workload[0].Publish.Count != c.messages {
+			t.Errorf("%s: workload %+v", c.file, s.Workload)
+		}
+	}
+}
+
 // TestSync1k checks every field of the sync convergence scenario, which
 // runs the defaults, and what its two comparison runs change.
 func TestSync1k(t *testing.T) {
@@ -277,7 +325,8 @@ func TestSync1k(t *testing.T) {
 		Community: DefaultCommunity(),
 		Workload: []Event{{At: time.Minute, Line: 14,
 			Publish: &Publish{Message: "text", Count: 1, From: FromRandom, Size: DefaultSize}}},
-		File: "sync-1k.yaml",
+		Metrics: Metrics{Interval: DefaultMetricsInterval},
+		File:    "sync-1k.yaml",
 	}
 	if !reflect.DeepEqual(s, want) {
 		t.Errorf("sync-1k.yaml parsed as\n%+v\nwant\n%+v", s, want)
@@ -329,7 +378,8 @@ func TestParse(t *testing.T) {
 	def := func(f func(s *Scenario)) Scenario {
 		s := Scenario{Name: "t", Seed: 1, Duration: time.Minute, Nodes: 10, Trackers: 1,
 			Network: Network{Latency: Latency{Distribution: DistConstant, Value: 50 * time.Millisecond}},
-			NAT:     NAT{Mix: public}, Crypto: CryptoEd25519, Community: DefaultCommunity(), File: "t.yaml"}
+			NAT:     NAT{Mix: public}, Crypto: CryptoEd25519, Community: DefaultCommunity(), File: "t.yaml",
+			Metrics: Metrics{Interval: DefaultMetricsInterval}}
 		if f != nil {
 			f(&s)
 		}
@@ -571,6 +621,23 @@ func TestRoundTrip(t *testing.T) {
 		"  - {at: 10s, publish: {message: \"yes\", count: 100, from: 0, rate: 0.5, size: 1000}}\n" +
 		"  - {at: 10s, publish: {message: pong, count: 2, rate: 1e-300}}\n" +
 		"  - {at: 10s, publish: {message: pong, count: 2, rate: all}}\n"
+	inputs["churn-timeline"] = "name: c\nduration: 1h\nnodes: 50\n" +
+		"churn: {session: {distribution: weibull, shape: 0.4, scale: 7m}, downtime: {distribution: pareto, shape: 1.1, scale: 1s}, start: 1m, fraction: 0.5, keep_store: false}\n" +
+		"metrics: {interval: 1m30s}\n" +
+		"timeline:\n" +
+		"  - {at: 1m, partition: {groups: [0.1, 0.9]}}\n" +
+		"  - {at: 2m, heal: {}}\n" +
+		"  - {at: 3m, crash: {count: 3, for: 10s}}\n" +
+		"  - {at: 3m, crash: {fraction: 0.5}}\n" +
+		"  - {at: 4m, join: {nodes: 9, over: 1s, mix: {cgnat: 0.5, public: 0.5}}}\n" +
+		"  - {at: 5m, join: {nodes: 1}}\n" +
+		"  - {at: 6m, set: {loss: 0.25, latency: {distribution: uniform, min: 1ms, max: 2ms}}}\n" +
+		"  - {at: 7m, set: {latency: {distribution: lognormal, median: 1ms, sigma: 0.1}}}\n" +
+		"  - {at: 8m, publish: {message: text, count: 2}}\n"
+	inputs["churn-lognormal"] = "name: c\nduration: 1h\nnodes: 50\n" +
+		"churn: {session: {distribution: lognormal, median: 7m, sigma: 1}, downtime: {distribution: constant, value: 1s}}\n"
+	inputs["churn-exponential"] = "name: c\nduration: 1h\nnodes: 50\n" +
+		"churn: {session: {distribution: exponential, mean: 7m}, downtime: {distribution: exponential, mean: 1s}}\n"
 	for name, in := range inputs {
 		t.Run(name, func(t *testing.T) {
 			a, err := Parse(name, []byte(in))
@@ -601,6 +668,9 @@ func TestRoundTrip(t *testing.T) {
 				}
 				for i := range s.Workload {
 					s.Workload[i].Line = 0
+				}
+				for i := range s.Timeline {
+					s.Timeline[i].Line = 0
 				}
 			}
 			if !reflect.DeepEqual(a, b) {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dispersy-go/dispersy/internal/cputime"
 	"github.com/dispersy-go/dispersy/natmodels"
 )
 
@@ -80,12 +81,12 @@ func BenchmarkSendDeliver(b *testing.B) {
 			before := n.Stats()
 			b.ReportAllocs()
 			b.ResetTimer()
-			cpu0 := cpuTime()
+			cpu0 := cputime.Process()
 			left = b.N - 1
 			x.Env().Send(seen[1], payload)
 			drain()
 			b.StopTimer()
-			b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/pkt")
+			b.ReportMetric(float64(cputime.Process()-cpu0)/float64(b.N), "cpu-ns/pkt")
 			s := n.Stats()
 			if got := s.PacketsDelivered - before.PacketsDelivered; got != int64(b.N) {
 				b.Fatalf("delivered %d, want %d; drops %v", got, b.N, s.Drops())
@@ -161,14 +162,14 @@ func benchWalk(b *testing.B, mix []string, noTrace bool) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.ReportMetric(float64(ms.HeapAlloc)/hosts, "heapB/host")
-	cpu0 := cpuTime()
+	cpu0 := cputime.Process()
 	if err := n.RunUntil(n.Now() + time.Duration(b.N)*5*time.Second); err != nil {
 		b.Fatal(err)
 	}
 	b.StopTimer()
 	s := n.Stats()
 	ev := s.Events - before.Events
-	b.ReportMetric(float64(cpuTime()-cpu0)/float64(ev), "cpu-ns/event")
+	b.ReportMetric(float64(cputime.Process()-cpu0)/float64(ev), "cpu-ns/event")
 	b.ReportMetric(float64(ev)/b.Elapsed().Seconds()/1e6, "Mevents/s")
 	b.ReportMetric(float64(ev)/float64(b.N), "events/op")
 	if s.PacketsDelivered == before.PacketsDelivered {

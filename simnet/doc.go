@@ -34,7 +34,12 @@
 //   - Timers: Env.AfterFunc and At return a *Timer whose Stop reports
 //     whether the call was still pending. A stopped timer costs nothing more
 //     and its slot is recycled when its time comes. Timers of an offline
-//     host still fire.
+//     host still fire; Host.Reset (what a host that goes down loses) cancels
+//     every timer its Env scheduled and clears its own NAT boxes.
+//   - Partitions: SetGroup puts a host's public address into a group;
+//     packets between different non-zero groups are dropped
+//     ("partitioned") until Heal. SetLoss and SetLatency change the network
+//     mid-run; Halt stops a RunUntil from inside a callback.
 //   - Nothing may call into a Network concurrently, and RunUntil may not be
 //     called from inside a callback.
 //

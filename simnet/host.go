@@ -38,9 +38,11 @@ type Host struct {
 	ip      uint32 // own address in its realm
 	pubIP   uint32 // address of the host or its outermost NAT on the Internet
 	profile int32  // index into Network.profiles
+	boxLo   int32  // first of the NAT boxes only this host is behind
 	port    uint16
 	online  bool
-	_       [17]byte
+	boxN    uint8 // how many boxes from boxLo are this host's own
+	_       [11]byte
 }
 
 // box is one NAT box with its place in the realm tree. Its inner realm is
@@ -88,8 +90,24 @@ func (h *Host) Online() bool { return h.online }
 // SetOnline connects or disconnects the host. An offline host's outgoing
 // and incoming packets are dropped with reason "offline"; its timers still
 // fire and its NAT state ages normally. Churn policy (stopping the node,
-// restarting it) is the caller's.
+// restarting it) is the caller's; Reset is what a host that goes down loses.
 func (h *Host) SetOnline(on bool) { h.online = on }
+
+// Reset is what a host loses when it goes down: every timer scheduled
+// through its Env that has not fired yet is cancelled (it never runs, even
+// if the host comes back before its time), and every NAT box only this host
+// is behind forgets its mappings and filter state (natmodels.Box.Reset). A
+// NAT shared with other hosts (the carrier-grade NAT of ShareOuter profiles)
+// keeps its state, which ages out as usual; with the host's own NAT reset,
+// nothing reaches the host through it anyway. Reset does not change
+// Online, the handler or the host's addresses.
+func (h *Host) Reset() {
+	n := h.net
+	n.epochs[h.id]++
+	for b := h.boxLo; b < h.boxLo+int32(h.boxN); b++ {
+		n.boxes[b].nat.Reset()
+	}
+}
 
 // SetHandler sets the function that receives the host's packets: from is
 // the source as a socket would see it (after every NAT on the way), pkt is
@@ -116,7 +134,7 @@ func (e *hostEnv) AfterFunc(d time.Duration, f func()) protocol.Timer {
 	if d < 0 {
 		d = 0
 	}
-	return e.net.schedule(addSat(e.net.now, int64(d)), f)
+	return e.net.scheduleFor(addSat(e.net.now, int64(d)), f, e.id)
 }
 
 func (e *hostEnv) Rand() *rand.Rand { return e.rng }
@@ -174,6 +192,7 @@ func (n *Network) AddHost(profile natmodels.Profile) (*Host, error) {
 		slot := n.newHost()
 		*slot = *h
 		n.numHosts++
+		n.epochs = append(n.epochs, 0)
 		return slot
 	}
 	if len(profile.Chain) == 0 {
@@ -209,6 +228,12 @@ func (n *Network) AddHost(profile natmodels.Profile) (*Host, error) {
 		}
 	}
 	outerBox := b
+	// The boxes made from here on (the outer one unless shared) are the
+	// host's own: they are consecutive.
+	h.boxLo = int32(len(n.boxes))
+	if !reuse && profile.ShareOuter == 0 {
+		h.boxLo = b
+	}
 	realm := b + 1
 	for i := outer - 1; i >= 0; i-- {
 		var err error
@@ -225,6 +250,7 @@ func (n *Network) AddHost(profile natmodels.Profile) (*Host, error) {
 			n.shared[profile.Name] = &sharedBox{box: outerBox, users: 1}
 		}
 	}
+	h.boxN = uint8(int32(len(n.boxes)) - h.boxLo)
 	h.realm = realm
 	h.ip = lanBase + uint32(len(n.lanHost))
 	h.pubIP = n.boxes[outerBox].ip

@@ -75,7 +75,13 @@ func (n *Network) enqueue(h *Host, to netip.AddrPort, pkt []byte) bool {
 	}
 	delay := n.lanDelay
 	if realm == 0 && src != dst {
-		// Crosses the Internet: the only place packets get lost.
+		// Crosses the Internet: the only place packets get lost or cut off.
+		if n.pubGroup != nil {
+			if gs, gd := n.groupOf(src), n.groupOf(dst); gs != gd && gs != 0 && gd != 0 {
+				n.drop(h.id, DropPartitioned)
+				return false
+			}
+		}
 		if n.loss > 0 && n.lossRand.Float64() < n.loss {
 			n.drop(h.id, DropLoss)
 			return false
@@ -86,7 +92,7 @@ func (n *Network) enqueue(h *Host, to netip.AddrPort, pkt []byte) bool {
 		}
 	}
 	bi := n.bufs.get(len(pkt))
-	copy(n.bufs.bufs[bi], pkt)
+	copy(n.bufs.bytes(bi, len(pkt)), pkt)
 	var idx int32
 	if k := len(n.freePkts); k > 0 {
 		idx = n.freePkts[k-1]
@@ -106,7 +112,7 @@ func (n *Network) enqueue(h *Host, to netip.AddrPort, pkt []byte) bool {
 		if len(n.waits) < len(n.pkts) {
 			n.waits = append(n.waits, make([]func(), len(n.pkts)-len(n.waits))...)
 		}
-		n.waits[idx] = n.seal(n.bufs.bufs[bi][:len(pkt)])
+		n.waits[idx] = n.seal(n.bufs.bytes(bi, len(pkt)))
 	}
 	n.push(addSat(n.now, delay), kindPacket|uint64(idx))
 	return true
@@ -171,7 +177,8 @@ func (n *Network) deliver(p *pktSlot, h *Host, dport uint16) {
 		n.drop(p.srcHost, DropOffline)
 		return
 	}
-	pkt := n.bufs.bufs[p.buf][:p.n:p.n]
+	pkt := n.bufs.bytes(p.buf, int(p.n))
+	pkt = pkt[:p.n:p.n]
 	n.stats.PacketsDelivered++
 	n.stats.BytesDelivered += int64(p.n)
 	if n.trace != nil {
@@ -179,6 +186,10 @@ func (n *Network) deliver(p *pktSlot, h *Host, dport uint16) {
 	}
 	if n.onDeliver != nil {
 		n.onDeliver(int(p.srcHost), int(h.id))
+	}
+	if n.onCapture != nil {
+		n.onCapture(Capture{Time: time.Duration(n.now), Src: addrPort(p.srcIP, p.srcPort), Dst: addrPort(h.ip, h.port),
+			SrcHost: int(p.srcHost), DstHost: int(h.id), Payload: pkt})
 	}
 	if h.handler != nil {
 		h.handler(addrPort(p.srcIP, p.srcPort), pkt)
@@ -189,13 +200,22 @@ func (n *Network) deliver(p *pktSlot, h *Host, dport uint16) {
 const (
 	minBufShift   = 6
 	numBufClasses = 17 - minBufShift
+	// bufClassShift places a buffer's class above its slot in a buffer
+	// index; a class holds up to 2^bufClassShift buffers.
+	bufClassShift = 26
+	// bufChunkBytes is the size of the arena chunks buffers are cut from.
+	bufChunkBytes = 1 << 20
 )
 
 // bufPool recycles packet buffers: Send copies into one, the arrival event
-// returns it after the handler. Steady state allocates nothing.
+// returns it after the handler. Steady state allocates nothing. The
+// buffers of a class are cut from 1 MiB chunks (one buffer per chunk for
+// the largest classes), so finding a buffer's bytes reads no per-buffer
+// header, only the few chunk headers of its class.
 type bufPool struct {
-	bufs [][]byte
-	free [numBufClasses][]int32
+	chunks [numBufClasses][][]byte // per class: the arena chunks
+	n      [numBufClasses]int32    // per class: buffers cut so far
+	free   [numBufClasses][]int32  // per class: free slots
 }
 
 func bufClass(n int) int {
@@ -205,21 +225,46 @@ func bufClass(n int) int {
 	return bits.Len(uint(n-1)) - minBufShift
 }
 
+// perChunk returns how many buffers of class c a chunk holds, as a shift.
+func perChunk(c int) uint {
+	if s := bufChunkBytes >> (c + minBufShift); s > 1 {
+		return uint(bits.Len(uint(s)) - 1)
+	}
+	return 0
+}
+
 // get returns the index of a buffer of at least size bytes.
 func (p *bufPool) get(size int) int32 {
 	c := bufClass(size)
 	if k := len(p.free[c]); k > 0 {
 		i := p.free[c][k-1]
 		p.free[c] = p.free[c][:k-1]
-		return i
+		return int32(c)<<bufClassShift | i
 	}
-	i := int32(len(p.bufs))
-	p.bufs = append(p.bufs, make([]byte, 1<<(c+minBufShift)))
-	return i
+	i := p.n[c]
+	if i >= 1<<bufClassShift {
+		panic("simnet: too many packet buffers")
+	}
+	shift := perChunk(c)
+	if int(i>>shift) == len(p.chunks[c]) {
+		p.chunks[c] = append(p.chunks[c], make([]byte, (1<<shift)<<(c+minBufShift)))
+	}
+	p.n[c]++
+	return int32(c)<<bufClassShift | i
+}
+
+// bytes returns the first n bytes of buffer i.
+func (p *bufPool) bytes(i int32, n int) []byte {
+	c := int(i >> bufClassShift)
+	slot := i & (1<<bufClassShift - 1)
+	shift := perChunk(c)
+	size := 1 << (c + minBufShift)
+	off := int(slot&(1<<shift-1)) * size
+	return p.chunks[c][slot>>shift][off : off+n : off+size]
 }
 
 // put returns buffer i to its free list.
 func (p *bufPool) put(i int32) {
-	c := bufClass(cap(p.bufs[i]))
-	p.free[c] = append(p.free[c], i)
+	c := i >> bufClassShift
+	p.free[c] = append(p.free[c], i&(1<<bufClassShift-1))
 }

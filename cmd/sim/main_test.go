@@ -2,9 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -15,14 +12,7 @@ func TestRunWritesSummary(t *testing.T) {
 	if err := run([]string{"run", "testdata/tiny.yaml", "--seed", "7", "--out", dir}, &out, &errb); err != nil {
 		t.Fatalf("run: %v\n%s", err, errb.String())
 	}
-	b, err := os.ReadFile(filepath.Join(dir, "summary.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
+	m := readSummary(t, dir)
 	// the summary contract: these keys are never renamed
 	for _, k := range []string{"scenario", "seed", "nodes", "trackers", "crypto", "virtual_seconds", "wall_seconds",
 		"events", "packets_sent", "packets_delivered", "packets_dropped", "max_heap_bytes", "trace_hash", "walker", "puncture"} {
