@@ -47,6 +47,9 @@ type Candidate struct {
 
 	lastWalk, lastWalkReply, lastStumble, lastIntro, lastDiscovered Time
 	globalTime                                                      uint64 // highest global time it sent us
+	// news: its last sync block showed a packet we lack (SkipWake); our
+	// next request to it carries a sync block
+	news bool
 }
 
 func newCandidate(sock, lan, wan netip.AddrPort, tunnel bool, ct wire.ConnType) *Candidate {

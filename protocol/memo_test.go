@@ -222,7 +222,7 @@ func BenchmarkSyncAnswer(b *testing.B) {
 			blk.Filter = sc.filter.appendBytes(nil)
 			from := req.node.LAN()
 			for b.Loop() {
-				resp.answerSync(from, req.node.pub, &blk, req.globalTime())
+				resp.answerSync(from, nil, req.node.pub, &blk, req.globalTime())
 			}
 		})
 	}

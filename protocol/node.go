@@ -114,6 +114,7 @@ type Scratch struct {
 	dups []*Candidate
 	sync wire.SyncBlock
 	rf   syncFilter // the filter of the sync request being answered
+	own  syncFilter // the answering node's own filter of the same kind
 	dig  []DigestEntry
 	pos  positives        // the packets the answered filter showed
 	seq  iter.Seq[uint64] // pos.all, made once

@@ -148,7 +148,7 @@ func (c *Community) claimSync(target netip.AddrPort, now Time) *syncCache {
 // request to x is worth its sync block whatever the skip curve says.
 // Unknown times (0), trackers' (1) and trackers do not count.
 func (c *Community) differs(x *Candidate) bool {
-	return c.node.cfg.wake() && !x.Tracker && x.globalTime > 1 && x.globalTime != c.globalTime()
+	return c.node.cfg.wake() && !x.Tracker && (x.news || x.globalTime > 1 && x.globalTime != c.globalTime())
 }
 
 // claimSyncFor is claimSync; with force the skip curve does not skip.
@@ -435,10 +435,11 @@ func (c *Community) syncStored(r *Record, m *Meta, from netip.AddrPort) {
 // until SyncResponseLimit bytes (Dispersy's on_introduction_request). With
 // SkipWake, the packets newer than both the range and the requester's
 // global time reqGT, which it cannot hold, go too, within the same limit.
-func (c *Community) answerSync(from netip.AddrPort, requester []byte, s *wire.SyncBlock, reqGT uint64) {
+func (c *Community) answerSync(from netip.AddrPort, x *Candidate, requester []byte, s *wire.SyncBlock, reqGT uint64) {
 	if c.store == nil || len(c.def.synced) == 0 {
 		return
 	}
+	defer c.noteNews(x, s)
 	n := c.node
 	f := &n.s.rf
 	f.load(s.Filter, int(s.Bits), int(s.Functions), s.Prefix)
@@ -484,6 +485,97 @@ func (c *Community) answerSync(from netip.AddrPort, requester []byte, s *wire.Sy
 	n.obs.SyncAnswered(c.cid, &n.s.ans)
 	n.s.negs = a.negs[:0]
 	n.s.pos.ids = a.pos[:0]
+}
+
+// noteNews checks, for a responder whose skip curve has left zero
+// (SkipWake), whether the filter it just answered shows a packet it lacks:
+// one of the filter's bits that its own filter of the same size, functions,
+// prefix and range leaves clear was set by a packet it does not hold. Then
+// it wakes its curve and marks the requester x, so that its next request to
+// x carries a sync block. Packet counts alone miss this where histories
+// overlap in global time, as after a partition heals.
+func (c *Community) noteNews(x *Candidate, s *wire.SyncBlock) {
+	n := c.node
+	if x == nil || !n.cfg.wake() || c.skip == 0 || x.news {
+		return
+	}
+	f := &n.s.rf
+	own := &n.s.own
+	hi := s.TimeHigh
+	if hi == 0 {
+		hi = c.globalTime()
+	}
+	lo, hi := min(s.TimeLow, maxGT), min(hi, maxGT)
+	mod, off := uint64(s.Modulo), uint64(s.Offset)
+	if memo, key, ok := c.syncContent(); ok && mod == 1 && c.allWithin(memo, lo, hi) {
+		key.m, key.k, key.prefix = uint32(f.m), uint8(f.k), f.prefix
+		if w := memo.memoFilter(key); w != nil {
+			if !coversWords(w, f.words) {
+				c.news(x)
+			}
+			return
+		}
+	}
+	own.reset(int(f.m), f.k, f.prefix)
+	for _, m := range c.def.synced {
+		c.eachDigest(m, c.low(m, lo), hi, func(gt, d uint64) {
+			if (gt+off)%mod == 0 {
+				own.add(d)
+			}
+		})
+	}
+	if !coversWords(own.words, f.words) {
+		c.news(x)
+	}
+}
+
+// news wakes the skip curve and marks x as holding a packet we lack.
+func (c *Community) news(x *Candidate) {
+	x.news = true
+	c.wakeSkip()
+}
+
+// allWithin reports whether every synced packet the community holds lies
+// in [lo, hi] (after pruning's lower bound): then its one memo filter per
+// prefix is its filter of that range.
+func (c *Community) allWithin(memo filterMemo, lo, hi uint64) bool {
+	for _, m := range c.def.synced {
+		if sp := memo.span(m.Type); sp.count > 0 && (sp.lo < c.low(m, lo) || sp.hi > hi) {
+			return false
+		}
+	}
+	return true
+}
+
+// eachDigest calls fn with the global time and digest of every packet of
+// type m with lo <= global time <= hi.
+func (c *Community) eachDigest(m *Meta, lo, hi uint64, fn func(gt, digest uint64)) {
+	if lo > hi {
+		return
+	}
+	if ds, ok := c.store.(DigestScanner); ok {
+		dig := ds.AppendDigests(c.node.s.dig[:0], m.Type, lo, hi)
+		for _, d := range dig {
+			fn(d.GlobalTime, d.Digest)
+		}
+		c.node.s.dig = dig[:0]
+		return
+	}
+	c.store.Scan(m.Type, lo, hi, false, func(r *Record) bool { fn(r.GlobalTime, r.Digest); return true })
+}
+
+// coversWords reports whether every bit set in inner is set in outer (of
+// the same length).
+func coversWords(outer, inner []uint64) bool {
+	if len(outer) != len(inner) {
+		return false
+	}
+	for i, w := range inner {
+		if w&^outer[i] != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // answerNewer answers an introduction-request without a sync block whose

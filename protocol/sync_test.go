@@ -989,6 +989,58 @@ func TestSyncDiffers(t *testing.T) {
 	}
 }
 
+// TestSyncNews: with SkipWake a responder whose skip curve has left zero
+// notices a sync block that shows a packet it lacks: it wakes and marks the
+// requester, so that its next request to it carries a sync block. A block
+// showing only what it holds changes nothing; SkipDispersy never looks.
+func TestSyncNews(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		mode   SkipMode
+		extra  bool // the requester holds a packet the responder lacks
+		marked bool
+	}{
+		{"requester has more", SkipWake, true, true},
+		{"requester has the same", SkipWake, false, false},
+		{"Dispersy", SkipDispersy, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newPair(t, func(o *Options) { o.Config.SyncSkipMode = tc.mode })
+			var keys [][]byte
+			for gt := uint64(10); gt < 20; gt++ {
+				pk := msg(p.node, tFullSync, gt, 0, "m")
+				keys = append(keys, pk)
+				p.give(p.other, p.node, pk)
+			}
+			if tc.extra {
+				keys = append(keys, msg(p.node, tFullSync, 30, 0, "only at the requester"))
+			}
+			c := p.oc
+			for i := 0; i < 1000 && c.skip < len(skipCurve); i++ {
+				c.claimSync(p.node.LAN(), c.now())
+			}
+			c.sc = nil
+			p.introRequest(c.GlobalTime(), &wire.SyncBlock{TimeLow: 1, Modulo: 1}, keys...)
+			x := c.cands.get(p.node.LAN())
+			if x == nil {
+				t.Fatal("the requester is no candidate")
+			}
+			if x.news != tc.marked || (c.skip == 0) != tc.marked {
+				t.Fatalf("requester marked %v, skip counter %d; want marked %v", x.news, c.skip, tc.marked)
+			}
+			if tc.marked {
+				if !c.differs(x) {
+					t.Fatal("a marked requester does not force a sync block")
+				}
+				c.sendIntroRequest(x, c.now(), true)
+				if x.news {
+					t.Fatal("the mark stays after a request with a sync block")
+				}
+			}
+		})
+	}
+}
+
 // TestFilterFalsePositiveRate: a filter filled to capacity shows an absent
 // key with the configured probability, within 25 %.
 func TestFilterFalsePositiveRate(t *testing.T) {

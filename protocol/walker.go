@@ -539,6 +539,7 @@ func (c *Community) sendIntroRequest(target *Candidate, now Time, withSync bool)
 	if sc != nil {
 		sc.block(&n.s.sync)
 		req.Sync = &n.s.sync
+		target.news = false
 	}
 	b := c.header(wire.TypeIntroductionRequest, true)
 	b = wire.AppendIntroRequest(b, &req)
@@ -624,7 +625,7 @@ func (c *Community) onIntroRequest(from netip.AddrPort, p *wire.Packet) {
 		n.obs.Introducing(c.cid, from, intro.Sock)
 	}
 	if req.Sync != nil {
-		c.answerSync(from, p.Key, req.Sync, p.GlobalTime)
+		c.answerSync(from, x, p.Key, req.Sync, p.GlobalTime)
 	} else if n.cfg.wake() {
 		c.answerNewer(from, p.GlobalTime)
 	}

@@ -58,10 +58,9 @@ workload:
 // every message.
 func TestPartitionHeal(t *testing.T) {
 	s := parse(t, "part", `name: part
-duration: 7m
+duration: 10m
 nodes: 300
 crypto: fast
-protocol: {sync_skip: false}
 timeline:
   - at: 40s
     partition: {groups: [0.5, 0.5]}
@@ -112,7 +111,7 @@ const timelineScenario = `name: tl
 duration: 4m
 nodes: 150
 crypto: fast
-protocol: {sync_skip: false}
+
 ` + walkerMix + `
 churn:
   session: {distribution: pareto, shape: 1.5, scale: 40s}
@@ -162,7 +161,7 @@ func TestCrashAndJoin(t *testing.T) {
 duration: 4m
 nodes: 200
 crypto: fast
-protocol: {sync_skip: false}
+
 workload:
   - {at: 20s, publish: {message: text, count: 10}}
 timeline:
