@@ -617,6 +617,23 @@ type offer struct {
 
 func (a *offer) full() bool { return a.sent >= a.limit }
 
+// pick reports whether the packet with global time gt, digest and id is to
+// be sent: it is in the modulo and f (nil: none) does not show it. It notes
+// the packet among the filter's positives or negatives.
+func (a *offer) pick(gt, digest, id, mod, off uint64, f *syncFilter) bool {
+	if (gt+off)%mod != 0 {
+		return false
+	}
+	if f != nil {
+		if f.test(digest) {
+			a.pos = append(a.pos, id)
+			return false
+		}
+		a.negs = append(a.negs, id)
+	}
+	return true
+}
+
 // offer sends a's requester the synced packets of m with lo <= global time
 // <= hi and (global time + off) % mod == 0, in m's direction, that f does
 // not show (every one when f is nil), until a is full. With a filter it
@@ -634,15 +651,8 @@ func (c *Community) offer(a *offer, m *Meta, lo, hi, mod, off uint64, f *syncFil
 			if desc {
 				d = &dig[len(dig)-1-i]
 			}
-			if (d.GlobalTime+off)%mod != 0 {
+			if !a.pick(d.GlobalTime, d.Digest, d.ID, mod, off, f) {
 				continue
-			}
-			if f != nil {
-				if f.test(d.Digest) {
-					a.pos = append(a.pos, d.ID)
-					continue
-				}
-				a.negs = append(a.negs, d.ID)
 			}
 			pkt := ds.PacketOf(d.ID)
 			n.send(a.from, m.Type, pkt)
@@ -663,15 +673,8 @@ func (c *Community) offer(a *offer, m *Meta, lo, hi, mod, off uint64, f *syncFil
 	}
 	for i := range recs {
 		r := &recs[i]
-		if (r.GlobalTime+off)%mod != 0 {
+		if !a.pick(r.GlobalTime, r.Digest, r.ID, mod, off, f) {
 			continue
-		}
-		if f != nil {
-			if f.test(r.Digest) {
-				a.pos = append(a.pos, r.ID)
-				continue
-			}
-			a.negs = append(a.negs, r.ID)
 		}
 		n.send(a.from, m.Type, r.Packet)
 		if a.sent += len(r.Packet); a.full() {
