@@ -28,7 +28,7 @@ import (
 	"github.com/dispersy-go/dispersy/scenarios"
 )
 
-const usage = `usage: sim run FILE [--seed N] [--out DIR] [--quiet] [--cpuprofile FILE] [--memprofile FILE]`
+const usage = `usage: sim run FILE [--seed N] [--out DIR] [--quiet] [--cpuprofile FILE] [--memprofile FILE] [--backend sim|netns] [--peer-bin FILE]`
 
 func main() {
 	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
@@ -52,6 +52,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	quiet := fs.Bool("quiet", false, "no progress lines")
 	cpuprof := fs.String("cpuprofile", "", "write a CPU profile to this file")
 	memprof := fs.String("memprofile", "", "write a heap profile at the end of the run to this file")
+	backend := fs.String("backend", "sim", "sim: the simulator; netns: real peer processes in network namespaces behind kernel NATs (needs root)")
+	peerBin := fs.String("peer-bin", "", "netns backend: the peer binary to run (default: go build ./cmd/peer)")
 	// accept flags before or after FILE
 	var file string
 	rest := args[1:]
@@ -112,7 +114,15 @@ func run(args []string, stdout, stderr io.Writer) error {
 	// but keep the heap under a soft limit.
 	debug.SetGCPercent(400)
 	debug.SetMemoryLimit(6 << 30)
-	sum, err := runner.Run(s, opts)
+	var sum *runner.Summary
+	switch *backend {
+	case "sim":
+		sum, err = runner.Run(s, opts)
+	case "netns":
+		sum, err = runNetns(s, opts.Seed, *peerBin, dir, *quiet, stderr)
+	default:
+		return fmt.Errorf("--backend %q: want sim or netns", *backend)
+	}
 	if err != nil {
 		return err
 	}
