@@ -2,6 +2,7 @@ package emul
 
 import (
 	"net/netip"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -162,5 +163,23 @@ func TestOwnerAlive(t *testing.T) {
 	}
 	if !ownerAlive("dgoemu-garbage") || !ownerAlive("other") {
 		t.Error("a name that does not parse counts as dead")
+	}
+}
+
+// TestShippedScenarios: the emulation scenarios in scenarios/emulation
+// parse, and the netns backend can run them.
+func TestShippedScenarios(t *testing.T) {
+	files, err := filepath.Glob("../../scenarios/emulation/*.yaml")
+	if err != nil || len(files) < 2 {
+		t.Fatalf("scenarios/emulation: %v %v", files, err)
+	}
+	for _, f := range files {
+		s, err := scenarios.Load(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := Check(s); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
 	}
 }

@@ -140,29 +140,15 @@ func startDelay(ns netns.NsHandle, lat simnet.Latency, loss float64, seed uint64
 
 // pairDelay is the fixed one-way delay between two public addresses.
 func (d *delayStage) pairDelay(a, b uint32) time.Duration {
-	if a > b {
-		a, b = b, a
-	}
-	k := [2]uint32{a, b}
+	k := [2]uint32{min(a, b), max(a, b)}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if v, ok := d.pair[k]; ok {
 		return v
 	}
-	h := splitmix(d.latKey ^ splitmix(uint64(a)<<32|uint64(b)))
-	p := (float64(h>>11) + 0.5) / (1 << 53)
-	v := max(d.lat.Quantile(p), 0)
+	v := max(d.lat.Quantile(simnet.PairProbability(d.latKey, a, b)), 0)
 	d.pair[k] = v
 	return v
-}
-
-func splitmix(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	x ^= x >> 31
-	return x
 }
 
 // release accepts each held packet when its time comes.

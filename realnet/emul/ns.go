@@ -36,12 +36,12 @@ func runID() string {
 	return fmt.Sprintf("%d-%d-%d", os.Getpid(), procStart(os.Getpid()), runSeq.Add(1))
 }
 
-// procStart returns the start time of process pid in clock ticks since
-// boot, or 0 if it does not exist.
-func procStart(pid int) uint64 {
+// procStat returns the fields of /proc/PID/stat from field 3 (state) on,
+// or nil if the process does not exist.
+func procStat(pid int) []string {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return 0
+		return nil
 	}
 	// the command name is in parentheses and may hold spaces: fields
 	// start after the last ')'
@@ -49,8 +49,13 @@ func procStart(pid int) uint64 {
 	if i := strings.LastIndexByte(s, ')'); i >= 0 {
 		s = s[i+1:]
 	}
-	f := strings.Fields(s)
-	// f[0] is field 3 (state); starttime is field 22
+	return strings.Fields(s)
+}
+
+// procStart returns the start time of process pid in clock ticks since
+// boot (field 22), or 0 if it does not exist.
+func procStart(pid int) uint64 {
+	f := procStat(pid)
 	if len(f) < 20 {
 		return 0
 	}

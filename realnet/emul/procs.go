@@ -177,31 +177,35 @@ func (p *proc) scrape(ctx context.Context) (map[string]*dto.MetricFamily, error)
 	return parser.TextToMetricFamilies(bytes.NewReader(body))
 }
 
-// rss returns the process's resident memory in bytes (0 once gone).
-func (p *proc) rss() int64 {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(p.cmd.Process.Pid) + "/statm")
+// memory returns the process's resident and proportional set sizes in
+// bytes (0 once gone). The proportional size divides pages shared with
+// other processes (the peer binary's text, for one) among them, so the
+// peers' sum of it is what they really take.
+func (p *proc) memory() (rss, pss int64) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(p.cmd.Process.Pid) + "/smaps_rollup")
 	if err != nil {
-		return 0
+		return 0, 0
 	}
-	f := strings.Fields(string(b))
-	if len(f) < 2 {
-		return 0
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 2 {
+			continue
+		}
+		kb, _ := strconv.ParseInt(f[1], 10, 64)
+		switch f[0] {
+		case "Rss:":
+			rss = kb << 10
+		case "Pss:":
+			pss = kb << 10
+		}
 	}
-	pages, _ := strconv.ParseInt(f[1], 10, 64)
-	return pages * int64(os.Getpagesize())
+	return rss, pss
 }
 
-// cpuTime returns the process's user+system CPU time so far.
+// cpuTime returns the process's user+system CPU time so far (fields 14
+// and 15 of /proc/PID/stat).
 func (p *proc) cpuTime() time.Duration {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(p.cmd.Process.Pid) + "/stat")
-	if err != nil {
-		return 0
-	}
-	s := string(b)
-	if i := strings.LastIndexByte(s, ')'); i >= 0 {
-		s = s[i+1:]
-	}
-	f := strings.Fields(s)
+	f := procStat(p.cmd.Process.Pid)
 	if len(f) < 13 {
 		return 0
 	}

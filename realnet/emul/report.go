@@ -30,10 +30,12 @@ type Report struct {
 	// nat_filtered; NATDropped those of them the WAN input rule dropped.
 	NATUnsolicited int64 `json:"nat_unsolicited"`
 	NATDropped     int64 `json:"nat_dropped"`
-	// PeersRSSMax is the largest sum of the processes' resident memory
-	// seen; MemAvailable* the machine's available memory before the run
-	// and its lowest during it.
+	// PeersRSSMax and PeersPSSMax are the largest sums of the processes'
+	// resident and proportional set sizes seen (sampled with the progress
+	// lines; PSS shares the binary's pages out); MemAvailable* the
+	// machine's available memory before the run and its lowest during it.
 	PeersRSSMax        int64 `json:"peers_rss_max_bytes"`
+	PeersPSSMax        int64 `json:"peers_pss_max_bytes"`
 	MemAvailableBefore int64 `json:"mem_available_before_bytes"`
 	MemAvailableMin    int64 `json:"mem_available_min_bytes"`
 	// PeersCPUSeconds is the CPU the processes used (until the end of the

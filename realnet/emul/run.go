@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -41,8 +40,9 @@ type Options struct {
 	// Progress receives a progress line every ProgressEvery (nil: none).
 	Progress      io.Writer
 	ProgressEvery time.Duration
-	// Poll is how often every peer's status is read (default 1 s); the
-	// walker's bootstrap times and the sync coverage have this resolution.
+	// Poll is how often every peer's status is read (default 1 s, 5 ms
+	// per peer beyond 200 peers); the walker's bootstrap times and the
+	// sync coverage have this resolution.
 	Poll time.Duration
 	// LogDir, if set, receives each process's log (host index and role in
 	// the name) and its final status as JSON, when the run ends.
@@ -125,7 +125,9 @@ func Run(ctx context.Context, s *scenarios.Scenario, o Options) (_ *runner.Summa
 		r.seed = *o.Seed
 	}
 	if r.o.Poll <= 0 {
-		r.o.Poll = time.Second
+		// a status request costs the emulator about a millisecond: poll
+		// hundreds of peers less often than every second
+		r.o.Poll = max(time.Second, time.Duration(s.Nodes)*5*time.Millisecond)
 	}
 	if r.o.ProgressEvery <= 0 {
 		r.o.ProgressEvery = 10 * time.Second
@@ -134,7 +136,7 @@ func Run(ctx context.Context, s *scenarios.Scenario, o Options) (_ *runner.Summa
 	if err := s.ApplyOverrides(&r.cfg); err != nil {
 		return nil, nil, err
 	}
-	lat, err := latencyOf(s.Network.Latency)
+	lat, err := runner.LatencyOf(s.Network.Latency)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: network.latency: %w", s.File, err)
 	}
@@ -235,23 +237,6 @@ func (r *emuRun) logf(format string, args ...any) {
 	if r.o.Progress != nil {
 		fmt.Fprintf(r.o.Progress, "netns: "+format+"\n", args...)
 	}
-}
-
-// latencyOf is the scenario's one-way delay distribution.
-func latencyOf(l scenarios.Latency) (simnet.Latency, error) {
-	switch l.Distribution {
-	case scenarios.DistConstant, "":
-		d := l.Value
-		if d == 0 {
-			d = scenarios.DefaultLatency
-		}
-		return simnet.ConstantLatency{D: d}, nil
-	case scenarios.DistUniform:
-		return simnet.UniformLatency{Min: l.Min, Max: l.Max}, nil
-	case scenarios.DistLognormal:
-		return simnet.LogNormalLatency{Median: l.Median, Sigma: l.Sigma}, nil
-	}
-	return nil, fmt.Errorf("unknown distribution %q", l.Distribution)
 }
 
 // BuildPeer builds the peer daemon (./cmd/peer of the module in the
@@ -375,8 +360,6 @@ func (r *emuRun) teardown() error {
 		c.close()
 	}
 	if r.delay != nil {
-		q, pa, d, e := r.delay.stats()
-		r.rep.Delay = DelayStats{Queued: q, Passed: pa, Dropped: d, Errors: e}
 		r.delay.close()
 	}
 	if r.topo != nil {
@@ -439,22 +422,12 @@ func (r *emuRun) schedule() []publication {
 				from = rng.IntN(r.s.Nodes)
 			}
 			payload := make([]byte, p.Size)
-			fillPayload(payload, rng)
+			runner.FillPayload(payload, rng)
 			out = append(out, publication{at: ev.At + time.Duration(k)*step, from: from, message: p.Message, payload: payload})
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].at < out[j].at })
 	return out
-}
-
-// fillPayload draws a payload as the simulator's workload does.
-func fillPayload(b []byte, rng *rand.Rand) {
-	for i := 0; i < len(b); i += 8 {
-		v := rng.Uint64()
-		for j := 0; j < 8 && i+j < len(b); j++ {
-			b[i+j] = byte(v >> (8 * j))
-		}
-	}
 }
 
 // publishAll publishes the workload on time through the control sockets.
@@ -528,8 +501,8 @@ func (r *emuRun) loop(ctx context.Context) error {
 			r.minutes = append(r.minutes, r.scrapeSum(ctx))
 			nextMinute = nextMinute.Add(time.Minute)
 		}
-		r.sampleMemory()
 		if !now.Before(nextProgress) {
+			r.sampleMemory()
 			nextProgress = nextProgress.Add(r.o.ProgressEvery)
 			conn, stored := 0, 0
 			for i := range n {
@@ -539,8 +512,8 @@ func (r *emuRun) loop(ctx context.Context) error {
 				stored += smp.stored[i]
 			}
 			q, pa, d, _ := r.delay.stats()
-			r.logf("%5.0fs / %.0fs  connected %d/%d  stored %d  wire: %d queued, %d passed, %d lost  peers' memory %.0f MiB",
-				now.Sub(r.t0).Seconds(), r.s.Duration.Seconds(), conn, n, stored, q, pa, d, float64(r.rep.PeersRSSMax)/(1<<20))
+			r.logf("%5.0fs / %.0fs  connected %d/%d  stored %d  wire: %d queued, %d passed, %d lost  processes' memory (PSS) %.0f MiB",
+				now.Sub(r.t0).Seconds(), r.s.Duration.Seconds(), conn, n, stored, q, pa, d, float64(r.rep.PeersPSSMax)/(1<<20))
 		}
 		select {
 		case <-ctx.Done():
@@ -591,6 +564,18 @@ func (r *emuRun) poll(ctx context.Context, t time.Duration) pollSample {
 // statusAll reads every host's status (nil where it did not answer).
 func (r *emuRun) statusAll(ctx context.Context) []*realnet.Status {
 	out := make([]*realnet.Status, len(r.procs))
+	r.eachProc(func(i int, p *proc) {
+		c, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		if st, err := p.control.Status(c); err == nil {
+			out[i] = st
+		}
+	})
+	return out
+}
+
+// eachProc calls f for every process, eight at a time, and waits.
+func (r *emuRun) eachProc(f func(i int, p *proc)) {
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 8)
 	for i, p := range r.procs {
@@ -598,15 +583,10 @@ func (r *emuRun) statusAll(ctx context.Context) []*realnet.Status {
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			c, cancel := context.WithTimeout(ctx, 2*time.Second)
-			defer cancel()
-			if st, err := p.control.Status(c); err == nil {
-				out[i] = st
-			}
+			f(i, p)
 		}()
 	}
 	wg.Wait()
-	return out
 }
 
 // storedOf counts the workload messages a peer holds (every stored type
@@ -654,6 +634,9 @@ func (r *emuRun) finish(ctx context.Context) error {
 		r.rep.NATDropped += int64(dr)
 		r.rep.Profiles[h.Profile].Unsolicited += int64(in)
 	}
+	q, pa, d, e := r.delay.stats()
+	r.rep.Delay = DelayStats{Queued: q, Passed: pa, Dropped: d, Errors: e}
+	r.sampleMemory()
 	var cpu time.Duration
 	for _, p := range r.procs {
 		cpu += p.cpuTime()
@@ -668,14 +651,16 @@ func (r *emuRun) finish(ctx context.Context) error {
 	return nil
 }
 
-// sampleMemory records the peers' resident memory and the machine's
+// sampleMemory records the processes' memory and the machine's
 // available memory.
 func (r *emuRun) sampleMemory() {
-	var rss int64
+	var rss, pss int64
 	for _, p := range r.procs {
-		rss += p.rss()
+		a, b := p.memory()
+		rss, pss = rss+a, pss+b
 	}
 	r.rep.PeersRSSMax = max(r.rep.PeersRSSMax, rss)
+	r.rep.PeersPSSMax = max(r.rep.PeersPSSMax, pss)
 	if m := memAvailable(); m > 0 && (r.rep.MemAvailableMin == 0 || m < r.rep.MemAvailableMin) {
 		r.rep.MemAvailableMin = m
 	}

@@ -4,9 +4,7 @@ import (
 	"context"
 	"math"
 	"runtime"
-	"slices"
 	"strconv"
-	"sync"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
@@ -57,22 +55,14 @@ func toMetricSet(fams map[string]*dto.MetricFamily) metricSet {
 // scrapeAll reads every host's metrics (an empty set where it failed).
 func (r *emuRun) scrapeAll(ctx context.Context) []metricSet {
 	out := make([]metricSet, len(r.procs))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 8)
-	for i, p := range r.procs {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			c, cancel := context.WithTimeout(ctx, 5*time.Second)
-			defer cancel()
-			out[i] = metricSet{}
-			if f, err := p.scrape(c); err == nil {
-				out[i] = toMetricSet(f)
-			}
-		}()
-	}
-	wg.Wait()
+	r.eachProc(func(i int, p *proc) {
+		c, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		out[i] = metricSet{}
+		if f, err := p.scrape(c); err == nil {
+			out[i] = toMetricSet(f)
+		}
+	})
 	return out
 }
 
@@ -118,46 +108,6 @@ func (r *emuRun) scrapeSum(ctx context.Context) map[string]float64 {
 	return out
 }
 
-// expectedConnType is what Dispersy's vote should conclude behind p (as
-// the simulator's summary judges it): public without NAT, symmetric-NAT
-// behind an address- or port-dependent mapping, unknown behind cones.
-func expectedConnType(p natmodels.Profile) wire.ConnType {
-	if len(p.Chain) == 0 {
-		return wire.ConnPublic
-	}
-	for _, b := range p.Chain {
-		if b.Mapping != natmodels.EndpointIndependent && !b.PerFlow {
-			return wire.ConnSymmetricNAT
-		}
-	}
-	return wire.ConnUnknown
-}
-
-// connectTimes summarises bootstrap times as the simulator does (a
-// negative time: never connected).
-func connectTimes(times []time.Duration) runner.ConnectTimes {
-	ct := runner.ConnectTimes{Peers: len(times)}
-	var got []float64
-	for _, t := range times {
-		if t < 0 {
-			ct.Never++
-			continue
-		}
-		got = append(got, t.Seconds())
-	}
-	slices.Sort(got)
-	q := func(p float64) *float64 {
-		k := int(math.Ceil(p*float64(len(times)))) - 1
-		if k < 0 || k >= len(got) {
-			return nil
-		}
-		v := got[k]
-		return &v
-	}
-	ct.P50, ct.P90, ct.P99, ct.Max = q(0.5), q(0.9), q(0.99), q(1)
-	return ct
-}
-
 func (r *emuRun) walkerSummary() runner.WalkerSummary {
 	w := runner.WalkerSummary{ConnectionTypes: map[string]map[string]int{}, MeanCandidates: map[string]float64{}}
 	n := r.s.Nodes
@@ -186,7 +136,7 @@ func (r *emuRun) walkerSummary() runner.WalkerSummary {
 			}
 		}
 		prof, _ := natmodels.LookupProfile(h.Profile)
-		if st.ConnectionType == expectedConnType(prof).String() {
+		if st.ConnectionType == runner.ExpectedConnType(prof).String() {
 			correct++
 		}
 		m := w.ConnectionTypes[h.Profile]
@@ -208,9 +158,9 @@ func (r *emuRun) walkerSummary() runner.WalkerSummary {
 	for _, c := range []protocol.Category{protocol.CategoryWalk, protocol.CategoryStumble, protocol.CategoryIntro, protocol.CategoryDiscovered} {
 		w.MeanCandidates[c.String()] = float64(cats[c.String()]) / fn
 	}
-	w.ConnectSeconds = map[string]runner.ConnectTimes{"all": connectTimes(conn)}
+	w.ConnectSeconds = map[string]runner.ConnectTimes{"all": runner.ConnectTimesOf(conn)}
 	for name, ts := range byProf {
-		w.ConnectSeconds[name] = connectTimes(ts)
+		w.ConnectSeconds[name] = runner.ConnectTimesOf(ts)
 	}
 	return w
 }
