@@ -190,6 +190,10 @@ func Run(ctx context.Context, s *scenarios.Scenario, o Options) (_ *runner.Summa
 			return nil, nil, err
 		}
 	}
+	// the processes run in their own directories
+	if bin, err = filepath.Abs(bin); err != nil {
+		return nil, nil, err
+	}
 	if r.plan, err = newPlan(id, s.Trackers, names, nats); err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", s.File, err)
 	}
