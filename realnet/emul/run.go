@@ -335,8 +335,10 @@ func (r *emuRun) startAll(ctx context.Context, bin string) error {
 			return fmt.Errorf("peer %d: %w", i, err)
 		}
 	}
+	// a thousand peers starting at once on two cores take a while
+	ready := 30*time.Second + time.Duration(len(r.procs))*50*time.Millisecond
 	for i, p := range r.procs {
-		if err := p.waitReady(ctx, 30*time.Second); err != nil {
+		if err := p.waitReady(ctx, ready); err != nil {
 			return fmt.Errorf("host %d (%s): %w", i, r.plan.Hosts[i].Profile, err)
 		}
 	}
