@@ -7,9 +7,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/dispersy-go/dispersy/realnet/emul"
 )
@@ -43,18 +46,7 @@ func TestNetnsNeedsRoot(t *testing.T) {
 		}
 		return
 	}
-	dir, err := os.MkdirTemp("", "sim-nobody-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(dir, "sim")
-	if msg, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, msg)
-	}
+	dir, bin := buildSim(t)
 	scen, _ := os.ReadFile("testdata/netns.yaml")
 	file := filepath.Join(dir, "netns.yaml")
 	if err := os.WriteFile(file, scen, 0o644); err != nil {
@@ -69,6 +61,137 @@ func TestNetnsNeedsRoot(t *testing.T) {
 	}
 	if !strings.Contains(string(msg), "needs root") || !strings.Contains(string(msg), "uid 65534") {
 		t.Errorf("as nobody: %s", msg)
+	}
+}
+
+// buildSim builds this command into a world-readable temporary directory.
+func buildSim(t *testing.T) (dir, bin string) {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "sim-netns-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin = filepath.Join(dir, "sim")
+	if msg, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, msg)
+	}
+	return dir, bin
+}
+
+// namespacesOf lists the emulation namespaces that process pid made.
+func namespacesOf(pid int) []string {
+	ents, _ := os.ReadDir("/run/netns")
+	var out []string
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), "dgoemu-"+strconv.Itoa(pid)+"-") {
+			out = append(out, e.Name())
+		}
+	}
+	return out
+}
+
+// syncBuffer is a bytes.Buffer the command writes while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startEmulation starts the command on testdata/netns.yaml (made longer)
+// and waits until its peers run.
+func startEmulation(t *testing.T) (*exec.Cmd, *syncBuffer) {
+	t.Helper()
+	if err := emul.Preflight(); err != nil {
+		t.Skipf("kernel emulation not possible here: %v", err)
+	}
+	dir, bin := buildSim(t)
+	peer, err := emul.BuildPeer(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scen, _ := os.ReadFile("testdata/netns.yaml")
+	file := filepath.Join(dir, "long.yaml")
+	if err := os.WriteFile(file, bytes.Replace(scen, []byte("duration: 8s"), []byte("duration: 5m"), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := &syncBuffer{}
+	cmd := exec.Command(bin, "run", file, "--backend", "netns", "--peer-bin", peer, "--out", filepath.Join(dir, "out"))
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(out.String(), "processes up") {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("the emulation did not start:\n%s", out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(namespacesOf(cmd.Process.Pid)) == 0 {
+		t.Fatal("the running emulation has no namespaces")
+	}
+	return cmd, out
+}
+
+// TestNetnsCtrlC: SIGINT (Ctrl-C) stops the emulation, which removes
+// everything it made and exits non-zero.
+func TestNetnsCtrlC(t *testing.T) {
+	cmd, out := startEmulation(t)
+	t0 := time.Now()
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() == 0 {
+		t.Errorf("after SIGINT: %v\n%s", err, out)
+	}
+	if d := time.Since(t0); d > 15*time.Second {
+		t.Errorf("stopping took %v", d)
+	}
+	if !strings.Contains(out.String(), "interrupted") {
+		t.Errorf("no word of the interruption:\n%s", out)
+	}
+	if left := namespacesOf(cmd.Process.Pid); len(left) > 0 {
+		t.Errorf("left behind: %v", left)
+	}
+}
+
+// TestNetnsKilledLeftovers: an emulator killed outright (SIGKILL) cannot
+// clean up; its peers die with it, and the next run (Cleanup) removes its
+// namespaces.
+func TestNetnsKilledLeftovers(t *testing.T) {
+	cmd, _ := startEmulation(t)
+	pid := cmd.Process.Pid
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	if len(namespacesOf(pid)) == 0 {
+		t.Skip("the kill left nothing to clean up")
+	}
+	if _, err := emul.Cleanup(); err != nil {
+		t.Fatal(err)
+	}
+	if left := namespacesOf(pid); len(left) > 0 {
+		t.Errorf("Cleanup left %v", left)
 	}
 }
 

@@ -1,6 +1,7 @@
 package emul
 
 import (
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"testing"
@@ -217,6 +218,52 @@ func TestKernelNATExpiry(t *testing.T) {
 			send(t, srv, mapped)
 			if from, ok := recvFrom(c, 500*time.Millisecond); ok {
 				t.Fatalf("an answer 3.5 s after the last packet passed (from %v): the hole did not expire", from)
+			}
+		})
+	}
+}
+
+// TestKernelConntrackCollision: an unsolicited packet that reaches a
+// router before its host has sent anything makes a router without the WAN
+// input drop move the host's next flow to that sender onto another port
+// (the conntrack collision), and the simulator's linux-masquerade-nofw
+// preset does the same; with the drop (linux-masquerade) both keep the
+// port.
+func TestKernelConntrackCollision(t *testing.T) {
+	needKernel(t)
+	profiles := []string{natmodels.ProfileLinuxMasquerade, natmodels.ProfileLinuxMasqueradeNoFW}
+	topo := buildProbeNet(t, profiles, 0)
+	hs := topo.plan.Hosts
+	srv := udpIn(t, topo.ns(hs[0].HostNS), netip.AddrPortFrom(hs[0].Public, 3478))
+	for i, name := range profiles {
+		h := hs[2+i]
+		t.Run(name, func(t *testing.T) {
+			c := udpIn(t, topo.ns(h.HostNS), netip.AddrPortFrom(h.LAN, 40000))
+			send(t, srv, netip.AddrPortFrom(h.Public, 40000)) // the early punch
+			if _, ok := recvFrom(c, 200*time.Millisecond); ok {
+				t.Fatal("an unsolicited packet reached the host")
+			}
+			send(t, c, srv.LocalAddr().(*net.UDPAddr).AddrPort())
+			from, ok := recvFrom(srv, time.Second)
+			if !ok {
+				t.Fatal("the host's packet did not arrive")
+			}
+			kernelKept := from.Port() == 40000
+
+			prof, _ := natmodels.LookupProfile(name)
+			box, err := natmodels.NewBox(prof.Chain[0], h.Public, rand.New(rand.NewPCG(1, 2)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			remote := netip.AddrPortFrom(hs[0].Public, 3478)
+			box.Inbound(time.Second, remote, netip.AddrPortFrom(h.Public, 40000))
+			mapped, ok := box.Outbound(time.Second+100*time.Millisecond, netip.AddrPortFrom(h.LAN, 40000), remote)
+			if !ok {
+				t.Fatal("the model found no port")
+			}
+			modelKept := mapped.Port() == 40000
+			if kernelKept != modelKept || kernelKept != (name == natmodels.ProfileLinuxMasquerade) {
+				t.Errorf("port kept: kernel %v (%v), model %v (%v)", kernelKept, from, modelKept, mapped)
 			}
 		})
 	}
