@@ -9,12 +9,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/dispersy-go/dispersy/realnet/emul"
+
+	"github.com/dispersy-go/dispersy/internal/testutil"
 )
 
 // TestNetnsRefusesBeforeCreating: a key the netns backend cannot honour is
@@ -94,27 +95,9 @@ func namespacesOf(pid int) []string {
 	return out
 }
 
-// syncBuffer is a bytes.Buffer the command writes while the test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // startEmulation starts the command on testdata/netns.yaml (made longer)
 // and waits until its peers run.
-func startEmulation(t *testing.T) (*exec.Cmd, *syncBuffer) {
+func startEmulation(t *testing.T) (*exec.Cmd, *testutil.SyncBuffer) {
 	t.Helper()
 	if err := emul.Preflight(); err != nil {
 		t.Skipf("kernel emulation not possible here: %v", err)
@@ -129,7 +112,7 @@ func startEmulation(t *testing.T) (*exec.Cmd, *syncBuffer) {
 	if err := os.WriteFile(file, bytes.Replace(scen, []byte("duration: 8s"), []byte("duration: 5m"), 1), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out := &syncBuffer{}
+	out := &testutil.SyncBuffer{}
 	cmd := exec.Command(bin, "run", file, "--backend", "netns", "--peer-bin", peer, "--out", filepath.Join(dir, "out"))
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
