@@ -12,7 +12,7 @@ FUZZTIME    ?= 30s
 # is single-goroutine code whose SQLite engine is slow under the detector)
 RACE_PKGS   := ./protocol/... ./natmodels/... ./realnet/ ./scenarios/... ./internal/...
 
-.PHONY: all build test vet staticcheck unit race tools sim bench bench-peer bench-engine fuzz determinism results results-100k clean
+.PHONY: all build test vet staticcheck unit race tools sim bench bench-peer bench-engine fuzz determinism results results-100k results-emulation results-emulation-scale emul-debug-tools clean
 
 all: build
 
@@ -110,6 +110,46 @@ results-100k:
 	GOMEMLIMIT=16GiB $(SIM) run scenarios/walker-1m.yaml --quiet --no-plots --out results/walker-1m
 	$(SIM) bench-engine --nodes 1000000 --duration 20s --json > results/bench-engine/hold-1000000.json
 	$(SIM) results
+
+## results-emulation: the 30-peer scenario on the simulator and on the netns testbed (root; 10 minutes of
+## wall time), side by side in results/emulation.md and results/emulation.json
+EMUL_SCENARIO ?= scenarios/emulation/emulation-30.yaml
+EMUL_OUT      ?= results/emulation-30
+results-emulation:
+	$(GO) build -o $(EMUL_OUT)/peer ./cmd/peer
+	$(GO) build -o $(EMUL_OUT)/sim ./cmd/sim
+	$(EMUL_OUT)/sim run $(EMUL_SCENARIO) --quiet --out $(EMUL_OUT)/sim-run
+	for s in 1 2 3 4 5 6 7 8 9 10; do \
+		$(EMUL_OUT)/sim run $(EMUL_SCENARIO) --seed $$s --quiet --out $(EMUL_OUT)/sim-seeds/$$s > /dev/null || exit 1; done
+	$(EMUL_OUT)/sim run $(EMUL_SCENARIO) --backend netns --peer-bin $(EMUL_OUT)/peer --out $(EMUL_OUT)/netns
+	$(GO) run ./realnet/emul/cmd/emulcompare --json results/emulation.json $(EMUL_OUT)/sim-run/summary.json \
+		$(EMUL_OUT)/netns/summary.json $(EMUL_OUT)/sim-seeds/*/summary.json > results/emulation.md
+	rm -rf $(EMUL_OUT)/peer $(EMUL_OUT)/sim $(EMUL_OUT)/netns/peers $(EMUL_OUT)/sim-seeds
+	cat results/emulation.md
+
+## results-emulation-scale: emulations of EMUL_SCALE peers (root; about 4 minutes each), what each
+## costs the machine in results/emulation-scale.md (a size that fails is reported and skipped)
+EMUL_SCALE ?= 100 250 500 1000
+results-emulation-scale:
+	$(GO) build -o results/emulation-scale/peer ./cmd/peer
+	for n in $(EMUL_SCALE); do \
+		sed -e "s/^nodes: .*/nodes: $$n/" -e "s/^name: .*/name: emulation-scale-$$n/" scenarios/emulation/emulation-scale.yaml \
+			> results/emulation-scale/scale-$$n.yaml; \
+		$(GO) run ./cmd/sim run results/emulation-scale/scale-$$n.yaml --backend netns --quiet \
+			--peer-bin results/emulation-scale/peer --out results/emulation-scale/$$n > /dev/null \
+			|| echo "emulation of $$n peers failed"; \
+		rm -rf results/emulation-scale/$$n/peers results/emulation-scale/scale-$$n.yaml; \
+	done
+	rm -f results/emulation-scale/peer
+	$(GO) run ./realnet/emul/cmd/emulcompare --scale $$(ls -d results/emulation-scale/*/) > results/emulation-scale.md
+	cat results/emulation-scale.md
+
+## emul-debug-tools: nft and conntrack, to look inside an emulation's namespaces by hand
+## (`ip netns exec NS nft list ruleset`); the testbed itself needs neither (it speaks netlink)
+emul-debug-tools:
+	@command -v nft >/dev/null && command -v conntrack >/dev/null || \
+		{ timeout 120 apt-get update -qq && DEBIAN_FRONTEND=noninteractive timeout 300 \
+		  apt-get install -y -q --no-install-recommends nftables conntrack; }
 
 clean:
 	rm -rf results/runs

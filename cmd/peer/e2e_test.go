@@ -23,6 +23,8 @@ import (
 	"github.com/dispersy-go/dispersy/protocol/wire"
 	"github.com/dispersy-go/dispersy/realnet"
 	"github.com/dispersy-go/dispersy/realnet/sqlstore"
+
+	"github.com/dispersy-go/dispersy/internal/testutil"
 )
 
 // These tests build cmd/peer with `go build` and drive the binary as an
@@ -61,29 +63,11 @@ func peerBinary(t *testing.T) string {
 	return binPath
 }
 
-// syncBuffer is a bytes.Buffer safe for a process's writes and our reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type proc struct {
 	t       *testing.T
 	name    string
 	cmd     *exec.Cmd
-	stderr  *syncBuffer
+	stderr  *testutil.SyncBuffer
 	data    string
 	control string
 	done    chan error
@@ -102,7 +86,7 @@ func cleanEnv() []string {
 // startProc starts the peer binary with args.
 func startProc(t *testing.T, name string, args ...string) *proc {
 	t.Helper()
-	p := &proc{t: t, name: name, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	p := &proc{t: t, name: name, stderr: &testutil.SyncBuffer{}, done: make(chan error, 1)}
 	p.cmd = exec.Command(peerBinary(t), args...)
 	p.cmd.Env = cleanEnv()
 	p.cmd.Stderr = p.stderr

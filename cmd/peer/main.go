@@ -91,6 +91,7 @@ type options struct {
 	logFormat   string
 	logLevel    string
 	walk        time.Duration
+	protocol    string
 	fastWalker  bool
 	cleanup     time.Duration
 	flushDelay  time.Duration
@@ -114,6 +115,7 @@ func commands() []command {
 		fs.StringVar(&o.listen, "listen", listen, "UDP address to listen on (IPv4:port)")
 		fs.StringVar(&o.metrics, "metrics", "", "HTTP address for /metrics and /healthz, e.g. 127.0.0.1:9421 (off if empty)")
 		fs.DurationVar(&o.walk, "walk-interval", 5*time.Second, "walk step; every other protocol duration keeps Dispersy's ratio to it")
+		fs.StringVar(&o.protocol, "protocol", "", "YAML file of protocol settings by snake_case name, as a scenario's protocol block (applied after --walk-interval and --fast-walker)")
 	}
 	client := func(fs *flag.FlagSet, o *options) {
 		common(fs, o)
@@ -409,6 +411,11 @@ func runPeer(ctx context.Context, o *options, env *cliEnv, tracker bool) error {
 		pc.FlushDelay = o.flushDelay
 		for _, cid := range o.communities {
 			log.Info("community", "id", hex.EncodeToString(cid[:]))
+		}
+	}
+	if o.protocol != "" {
+		if err := applyProtocolFile(&pc.Config, o.protocol); err != nil {
+			return err
 		}
 	}
 	// every listener is opened before anything runs, so that a taken port

@@ -28,7 +28,7 @@ import (
 
 const usage = `usage:
   sim run FILE [--seed N] [--out DIR] [--quiet] [--pcap FILE] [--pcap-nodes LIST] [--no-plots]
-               [--cpuprofile FILE] [--memprofile FILE]
+               [--cpuprofile FILE] [--memprofile FILE] [--backend sim|netns] [--peer-bin FILE]
   sim sweep FILE --set KEY=V1,V2[,...] [--set ...] [--seeds 1-5] [--out DIR] [--jobs N] [--metric M] [--quiet]
   sim bench-engine [--nodes N] [--duration 20s] [--json] [--seed N] [--trace]
   sim results [--dir results]`

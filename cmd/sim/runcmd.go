@@ -48,6 +48,8 @@ func (e *env) runCmd(args []string) error {
 	pcapNodes := fs.String("pcap-nodes", "", "with --pcap: only packets to or from these peers, e.g. 0,5,10-20")
 	cpuprof := fs.String("cpuprofile", "", "write a CPU profile to this file")
 	memprof := fs.String("memprofile", "", "write a heap profile at the end of the run to this file")
+	backend := fs.String("backend", "sim", "sim: the simulator; netns: real peer processes in network namespaces behind kernel NATs (needs root)")
+	peerBin := fs.String("peer-bin", "", "netns backend: the peer binary to run (default: go build ./cmd/peer)")
 	file, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -68,6 +70,12 @@ func (e *env) runCmd(args []string) error {
 		}
 		seed = v
 		opts.Seed = &seed
+	}
+	if *backend != "sim" && *backend != "netns" {
+		return fmt.Errorf("--backend %q: want sim or netns", *backend)
+	}
+	if *backend == "netns" && *pcapFile != "" {
+		return errors.New("--pcap: the netns backend writes no pcap (capture on its namespaces with tcpdump); use --backend sim")
 	}
 	if *pcapNodes != "" && *pcapFile == "" {
 		return errors.New("--pcap-nodes needs --pcap FILE")
@@ -112,8 +120,13 @@ func (e *env) runCmd(args []string) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	tuneGC()
-	sum, err := runner.Run(s, opts)
+	var sum *runner.Summary
+	if *backend == "netns" {
+		sum, err = runNetns(s, opts.Seed, *peerBin, dir, *quiet, e.stderr)
+	} else {
+		tuneGC()
+		sum, err = runner.Run(s, opts)
+	}
 	if err != nil {
 		return err
 	}
