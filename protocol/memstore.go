@@ -116,9 +116,9 @@ type MemStore struct {
 	pool   *Pool
 	slots  []memSlot
 	undone map[uint32]uint64 // the Undone marks, by reference
-	maxGT uint64
-	rec   Record // Scan's record, while no Scan is nested in another
-	depth int    // nesting depth of Scan calls
+	maxGT  uint64
+	rec    Record // Scan's record, while no Scan is nested in another
+	depth  int    // nesting depth of Scan calls
 }
 
 type memSlot struct {

@@ -120,8 +120,8 @@ func samplePackets() map[string][]byte {
 		"double-signed-text":  build(4, 60, func(b []byte) []byte { return append(b, "two"...) }),
 		"dynamic-policy-text": build(5, 61, func(b []byte) []byte { return append(b, "dyn"...) }),
 		"full-sync-text":      build(1, 100, func(b []byte) []byte { return append(b, "hello"...) }),
-		"sequence-text":  buildSeq(2, 101, 3, func(b []byte) []byte { return append(b, "seq"...) }),
-		"direct-text":    build(3, 102, func(b []byte) []byte { return append(b, "ping"...) }),
+		"sequence-text":       buildSeq(2, 101, 3, func(b []byte) []byte { return append(b, "seq"...) }),
+		"direct-text":         build(3, 102, func(b []byte) []byte { return append(b, "ping"...) }),
 	}
 }
 
@@ -439,7 +439,9 @@ func grants(p *Permissions) []Grant {
 	return gs
 }
 
-func sameGrant(a, b Grant) bool { return bytes.Equal(a.Key, b.Key) && a.Type == b.Type && a.Bits == b.Bits }
+func sameGrant(a, b Grant) bool {
+	return bytes.Equal(a.Key, b.Key) && a.Type == b.Type && a.Bits == b.Bits
+}
 
 func samePacket(a, b *Packet) bool {
 	if a.CommunityVersion != b.CommunityVersion || a.CID != b.CID || a.Type != b.Type || a.GlobalTime != b.GlobalTime ||
