@@ -243,3 +243,69 @@ func TestSignatureRequestRefusals(t *testing.T) {
 		t.Fatal("a signature request for a single-signed type succeeded")
 	}
 }
+
+// TestLast1DoubleMember ports test_last_1_doublemember (spec §1): last-sync
+// history of a double-signed type counts per pair of members: A's
+// messages with B and with C are kept side by side, a newer one of a
+// pair replaces the older, an older one is refused and the receiver
+// sends the pair's current message back.
+func TestLast1DoubleMember(t *testing.T) {
+	tr := newTrio(t)
+	a, b, c := tr.node.key, tr.other.key, tr.mm.scheme.NewKey(testSeed("member-C", 3))
+	receiver := tr.mm
+	rc := tr.mc
+	pairGTs := func() (ab, ac []uint64) {
+		rc.store.Scan(tLast1Double, 0, maxGT, false, func(r *Record) bool {
+			p, _ := rc.decodeStored(r.Packet)
+			switch {
+			case bytes.Equal(p.Key2, b.Public()):
+				ab = append(ab, r.GlobalTime)
+			case bytes.Equal(p.Key2, c.Public()):
+				ac = append(ac, r.GlobalTime)
+			}
+			return true
+		})
+		return ab, ac
+	}
+	check := func(step string, wantAB, wantAC uint64) {
+		t.Helper()
+		ab, ac := pairGTs()
+		if len(ab) != 1 || ab[0] != wantAB || len(ac) != 1 || ac[0] != wantAC {
+			t.Fatalf("%s: pair AB at %v, AC at %v; want [%d], [%d]", step, ab, ac, wantAB, wantAC)
+		}
+	}
+	tr.give(receiver, tr.other, tr.buildDouble(a, b, tLast1Double, 10, []byte("ab")), tr.buildDouble(a, c, tLast1Double, 11, []byte("ac")))
+	check("first pair messages", 10, 11)
+	ab20 := tr.buildDouble(a, b, tLast1Double, 20, []byte("ab20"))
+	ac21 := tr.buildDouble(a, c, tLast1Double, 21, []byte("ac21"))
+	tr.give(receiver, tr.other, ab20, ac21)
+	check("newer pair messages", 20, 21)
+	mark := len(tr.f.sent)
+	tr.give(receiver, tr.other, tr.buildDouble(a, b, tLast1Double, 8, []byte("old")), tr.buildDouble(a, c, tLast1Double, 9, []byte("old")))
+	check("older pair messages", 20, 21)
+	back := tr.sent(receiver, tr.other, mark, tLast1Double)
+	if len(back) != 2 || !bytes.Equal(back[0], ab20) || !bytes.Equal(back[1], ac21) {
+		t.Fatalf("the receiver sent back %d messages, want the current AB and AC", len(back))
+	}
+}
+
+// TestDuplicateOfUndoneSendsUndo: a copy of a message an undo undid is
+// answered with the undo (spec §8.3).
+func TestDuplicateOfUndoneSendsUndo(t *testing.T) {
+	tr := newTrio(t)
+	msg := tr.build(tr.node.key, tText, 10, 0, 0, []byte("m"))
+	undo := undoOwn(tr, tr.node.key, 11, 1, 10)
+	tr.give(tr.other, tr.node, msg, undo)
+	mark := len(tr.f.sent)
+	asker := ap("20.0.0.77:1") // nothing answers back from there
+	tr.other.HandlePacket(asker, msg)
+	var back [][]byte
+	for _, s := range tr.f.sent[mark:] {
+		if s.to == asker {
+			back = append(back, s.pkt)
+		}
+	}
+	if len(back) != 1 || !bytes.Equal(back[0], undo) {
+		t.Fatalf("a copy of an undone message was answered with %d packets, want the undo", len(back))
+	}
+}

@@ -264,7 +264,11 @@ func (c *Community) afterStore(r *Record, m *Meta, from netip.AddrPort) {
 	raised := r.GlobalTime > c.gt
 	c.gt = max(c.gt, r.GlobalTime)
 	if m.Distribution == LastSync {
-		c.store.KeepNewest(r.Member, m.Type, m.HistorySize)
+		if m.DoubleSigned {
+			c.keepNewestPair(r, m)
+		} else {
+			c.store.KeepNewest(r.Member, m.Type, m.HistorySize)
+		}
 	}
 	if raised {
 		c.prune()
@@ -339,7 +343,7 @@ func (c *Community) onMessage(from netip.AddrPort, p *wire.Packet, pkt []byte, m
 	if m.SequenceNumbers && !c.checkSequence(from, p, pkt, m, member) {
 		return
 	}
-	if m.Distribution == LastSync && !c.checkHistory(from, m, member, gt) {
+	if m.Distribution == LastSync && !c.checkHistory(from, m, member, p.Key2, gt) {
 		return
 	}
 	undone, ok := c.admit(from, p, pkt, m, member)
@@ -588,18 +592,27 @@ func (c *Community) expireDelayed(now Time) {
 	c.delayed = kept
 }
 
-// checkHistory applies last-sync's history rule; false means dropped.
-func (c *Community) checkHistory(from netip.AddrPort, m *Meta, member MemberID, gt uint64) bool {
+// checkHistory applies last-sync's history rule (per member, or per pair
+// of members of a double-signed type, key2 the second); false means
+// dropped.
+func (c *Community) checkHistory(from netip.AddrPort, m *Meta, member MemberID, key2 []byte, gt uint64) bool {
 	count := 0
 	var oldest, newest Record
-	c.store.ScanMember(member, m.Type, func(r *Record) bool {
-		if count == 0 {
-			oldest = *r
+	if m.DoubleSigned {
+		recs := c.pairRecords(m, member, IDOf(key2))
+		if count = len(recs); count > 0 {
+			oldest, newest = recs[0], recs[count-1]
 		}
-		newest = *r
-		count++
-		return true
-	})
+	} else {
+		c.store.ScanMember(member, m.Type, func(r *Record) bool {
+			if count == 0 {
+				oldest = *r
+			}
+			newest = *r
+			count++
+			return true
+		})
+	}
 	if count >= m.HistorySize && gt < oldest.GlobalTime {
 		if m.HistorySize == 1 {
 			c.node.send(from, m.Type, newest.Packet)
@@ -743,4 +756,52 @@ func (c *Community) RequestIdentity(to netip.AddrPort, member MemberID) {
 	b = wire.AppendMissingIdentity(b, &wire.MissingIdentity{Member: member})
 	n.send(to, wire.TypeMissingIdentity, b)
 	n.s.buf = b[:0]
+}
+
+// pairRecords returns the stored messages of double-signed type m whose
+// two members are a and b (in either order), by global time (Dispersy
+// counts last-sync history per unordered member pair).
+func (c *Community) pairRecords(m *Meta, a, b MemberID) []Record {
+	var out []Record
+	for _, first := range []MemberID{a, b} {
+		second := b
+		if first == b {
+			second = a
+		}
+		var recs []Record
+		c.store.ScanMember(first, m.Type, func(r *Record) bool {
+			rr := *r
+			rr.Packet = bytes.Clone(r.Packet)
+			recs = append(recs, rr)
+			return true
+		})
+		for _, r := range recs {
+			if p, ok := c.decodeStored(r.Packet); ok && IDOf(p.Key2) == second {
+				out = append(out, r)
+			}
+		}
+		if a == b {
+			break
+		}
+	}
+	slices.SortFunc(out, func(x, y Record) int {
+		if x.GlobalTime != y.GlobalTime {
+			return cmpU64(x.GlobalTime, y.GlobalTime)
+		}
+		return bytes.Compare(x.Member[:], y.Member[:])
+	})
+	return out
+}
+
+// keepNewestPair deletes the oldest messages of r's member pair beyond the
+// type's history size.
+func (c *Community) keepNewestPair(r *Record, m *Meta) {
+	p, ok := c.decodeStored(r.Packet)
+	if !ok {
+		return
+	}
+	recs := c.pairRecords(m, r.Member, IDOf(p.Key2))
+	for i := 0; i < len(recs)-m.HistorySize; i++ {
+		c.store.Delete(recs[i].Member, recs[i].GlobalTime)
+	}
 }

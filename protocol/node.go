@@ -487,6 +487,9 @@ func (n *Node) handle(c *Community, cid wire.CID, from netip.AddrPort, pkt []byt
 			n.s.member = IDOf(p.Key)
 			n.s.old, n.s.haveOld = c.store.Get(n.s.member, p.GlobalTime)
 			if n.s.haveOld && bytes.Equal(n.s.old.Packet, pkt) {
+				if u := n.s.old.Undone; u != 0 && u != UndoneByTimeline {
+					c.sendUndoOf(from, &n.s.old)
+				}
 				n.drop(wire.ReasonDuplicate)
 				return
 			}

@@ -17,6 +17,8 @@ const (
 	tDynamic   wire.Type = 111 // dynamic-resolution-text: dynamic (public, linear), undoable
 	tDoubleFS  wire.Type = 120 // double-signed full-sync text
 	tPlain     wire.Type = 121 // a public type that cannot be undone
+	// last-1-doublemember-text: last-sync, history 1 per member pair, double-signed
+	tLast1Double wire.Type = 109
 )
 
 func permDefinition(t testing.TB) *Definition {
@@ -37,6 +39,9 @@ func permDefinition(t testing.TB) *Definition {
 		}),
 		sync("double-signed-full-sync-text", tDoubleFS, func(m *Meta) { m.DoubleSigned = true }),
 		sync("plain-text", tPlain, func(m *Meta) { m.Undoable = false }),
+		sync("last-1-doublemember-text", tLast1Double, func(m *Meta) {
+			m.Distribution, m.HistorySize, m.DoubleSigned, m.Undoable = LastSync, 1, true, false
+		}),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -181,4 +186,16 @@ func mustVerdict(t testing.TB, c *Community, what string, key []byte, gt uint64,
 
 func grant(n *Node, ty wire.Type, bits byte) wire.Grant {
 	return wire.Grant{Key: n.pub, Type: ty, Bits: bits}
+}
+
+// buildDouble is a double-signed message of type ty by k1 and k2 at gt,
+// signed by both over the whole body.
+func (tr *trio) buildDouble(k1, k2 PrivateKey, ty wire.Type, gt uint64, payload []byte) []byte {
+	b := wire.AppendHeader(nil, wire.CommunityVersion, tr.cid, ty)
+	b = wire.AppendMembers(b, k1.Public(), k2.Public())
+	b = wire.AppendGlobalTime(b, gt)
+	b = append(b, payload...)
+	body := bytes.Clone(b)
+	b = k1.AppendSign(b, body)
+	return k2.AppendSign(b, body)
 }

@@ -588,3 +588,21 @@ func (c *Community) onMissingProof(from netip.AddrPort, p *wire.Packet) {
 		}
 	}
 }
+
+// sendUndoOf answers a copy of a message undone by an undo message with
+// that undo (Dispersy does it for last-sync and full-sync types without
+// sequence numbers).
+func (c *Community) sendUndoOf(from netip.AddrPort, r *Record) {
+	m := c.def.metaOf(r.Meta)
+	if m == nil || m.SequenceNumbers {
+		return
+	}
+	for _, u := range c.undos[msgRef{r.Member, r.GlobalTime}] {
+		if u.id == r.Undone {
+			if ur, ok := c.store.Get(u.ref.member, u.ref.gt); ok {
+				c.node.send(from, ur.Meta, ur.Packet)
+			}
+			return
+		}
+	}
+}
