@@ -3,6 +3,7 @@ package protocol
 import (
 	"bytes"
 	"testing"
+	"time"
 
 	"github.com/dispersy-go/dispersy/protocol/wire"
 )
@@ -120,5 +121,33 @@ func TestPermissionBadInput(t *testing.T) {
 			}
 			mustVerdict(t, tr.mc, "NODE's message", tr.node.pub, 25, InForce)
 		})
+	}
+}
+
+// TestTrackerRefusesPermissionTraffic: a tracker, which stores nothing,
+// refuses permission messages and signature traffic of a community it
+// serves.
+func TestTrackerRefusesPermissionTraffic(t *testing.T) {
+	tr := newTrio(t, func(o *Options) { o.CoSign = allow })
+	trk := tr.f.addNode(t, ap("20.0.0.254:6421"), func(o *Options) { o.Tracker = true })
+	tr.give(trk, tr.node, introRequestIn(tr.cid, tr.node, trk, 1, nil)) // the tracker joins
+	if trk.Community(tr.cid) == nil {
+		t.Fatal("the tracker did not join")
+	}
+	tr.f.sent = nil
+	tr.f.keep = true
+	if err := tr.nc.RequestSignature(trk.LAN(), "double-signed-text", tr.other.pub, []byte("Allow=True"), 0,
+		func(*SignatureResult) bool { return true }); err != nil {
+		t.Fatal(err)
+	}
+	tr.f.run(tr.f.now.Add(time.Second))
+	pkts := [][]byte{tr.founding, tr.missingProof(tr.mm.pub, 4)}
+	for _, s := range tr.f.sent {
+		pkts = append(pkts, s.pkt)
+	}
+	before := trk.Stats().Dropped[wire.ReasonNotWanted]
+	tr.give(trk, tr.node, pkts...)
+	if got := trk.Stats().Dropped[wire.ReasonNotWanted] - before; got != uint64(len(pkts)) {
+		t.Fatalf("the tracker refused %d of %d packets as not wanted", got, len(pkts))
 	}
 }

@@ -573,10 +573,6 @@ func (c *Community) proofsOf(r *Record) []msgRef {
 // for in turn).
 func (c *Community) onMissingProof(from netip.AddrPort, p *wire.Packet) {
 	n := c.node
-	if c.store == nil {
-		n.drop(wire.ReasonNotWanted)
-		return
-	}
 	mp := &p.MissingProof
 	r, ok := c.store.Get(IDOf(mp.Key), mp.GlobalTime)
 	if !ok {

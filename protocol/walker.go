@@ -591,12 +591,17 @@ func (c *Community) handle(from netip.AddrPort, p *wire.Packet, pkt []byte) {
 		c.onMissingMessage(from, p)
 	case wire.TypeMissingIdentity:
 		c.onMissingIdentity(from, p)
-	case wire.TypeMissingProof:
-		c.onMissingProof(from, p)
-	case wire.TypeSignatureRequest:
-		c.onSignatureRequest(from, p)
-	case wire.TypeSignatureResponse:
-		c.onSignatureResponse(from, p)
+	case wire.TypeMissingProof, wire.TypeSignatureRequest, wire.TypeSignatureResponse:
+		switch {
+		case c.store == nil:
+			c.node.drop(wire.ReasonNotWanted) // a tracker holds no messages
+		case p.Type == wire.TypeMissingProof:
+			c.onMissingProof(from, p)
+		case p.Type == wire.TypeSignatureRequest:
+			c.onSignatureRequest(from, p)
+		default:
+			c.onSignatureResponse(from, p)
+		}
 	default:
 		if c.def == nil {
 			c.node.drop(wire.ReasonNotWanted)
