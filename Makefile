@@ -58,6 +58,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./scenarios/
 	$(GO) test -run '^$$' -fuzz '^FuzzParsePublishRequest$$' -fuzztime $(FUZZTIME) ./realnet/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseMessagesQuery$$' -fuzztime $(FUZZTIME) ./realnet/
+	$(GO) test -run '^$$' -fuzz '^FuzzParsePermissionRequest$$' -fuzztime $(FUZZTIME) ./realnet/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseUndoRequest$$' -fuzztime $(FUZZTIME) ./realnet/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseConfig$$' -fuzztime $(FUZZTIME) ./cmd/peer/
 
 ## determinism: the same scenario and seed twice, under GOMAXPROCS=1 and 2, must give one trace hash
