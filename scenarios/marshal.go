@@ -64,6 +64,9 @@ func (s *Scenario) Marshal() ([]byte, error) {
 		messages.Content = append(messages.Content, marshalMessage(m))
 	}
 	root.Content = append(root.Content, pair("community", block(pair("messages", messages)))...)
+	if perm := marshalPermissions(s); perm != nil {
+		root.Content = append(root.Content, pair("permissions", perm)...)
+	}
 	if len(s.Workload) > 0 {
 		workload := &yaml.Node{Kind: yaml.SequenceNode}
 		for _, e := range s.Workload {
@@ -107,12 +110,14 @@ func marshalMessage(m Message) *yaml.Node {
 	if m.Destination.Kind == DestCommunity {
 		dest.Content = append(dest.Content, pair("node_count", plain(strconv.Itoa(m.Destination.NodeCount)))...)
 	}
-	return block(
+	item := block(
 		pair("name", str(m.Name)),
 		pair("authentication", str(m.Authentication)),
 		pair("distribution", dist),
 		pair("destination", dest),
 	)
+	marshalResolution(m, item)
+	return item
 }
 
 // marshalEvent returns the list item of workload event e.
@@ -120,7 +125,11 @@ func marshalEvent(e Event) *yaml.Node {
 	item := block(pair("at", dur(e.At)))
 	if pub := e.Publish; pub != nil {
 		from := str("random")
-		if pub.From != FromRandom {
+		switch pub.From {
+		case FromRandom:
+		case FromMembers:
+			from = str("members")
+		default:
 			from = plain(strconv.Itoa(pub.From))
 		}
 		item.Content = append(item.Content, pair("publish", flow(
@@ -131,6 +140,7 @@ func marshalEvent(e Event) *yaml.Node {
 			pair("size", plain(strconv.Itoa(pub.Size))),
 		))...)
 	}
+	marshalPermissionEvent(e, item)
 	return item
 }
 

@@ -88,6 +88,9 @@ func (p *parser) scenarioFields(s *Scenario, after *[]func()) []field {
 				s.Community = c
 			}
 		}},
+		{key: "permissions", parse: func(path string, v *yaml.Node) {
+			*after = append(*after, func() { s.Permissions = p.permissions(path, v, s, knownMessages(s, communityOK)) })
+		}},
 		{key: "workload", parse: func(path string, v *yaml.Node) {
 			*after = append(*after, func() {
 				// With a broken community block, any message name may
@@ -102,6 +105,19 @@ func (p *parser) scenarioFields(s *Scenario, after *[]func()) []field {
 			})
 		}},
 	}
+}
+
+// knownMessages returns the message names of the community block, or nil
+// (any) when it is broken.
+func knownMessages(s *Scenario, communityOK bool) []string {
+	if !communityOK {
+		return nil
+	}
+	var known []string
+	for _, m := range s.Community.Messages {
+		known = append(known, m.Name)
+	}
+	return known
 }
 
 // checkName reports whether name is usable as a scenario name: non-empty,
@@ -426,7 +442,8 @@ func (p *parser) message(path string, v *yaml.Node, first map[string]int) (msg M
 	before := len(p.errs)
 	msg = Message{Authentication: AuthMember, Line: v.Line}
 	var authNode, destKindNode *yaml.Node
-	p.fields(m, path, p.entries(m, path), []field{
+	resNodes := map[string]*yaml.Node{}
+	p.fields(m, path, p.entries(m, path), append([]field{
 		{key: "name", required: true, parse: func(path string, v *yaml.Node) {
 			name, ok := p.str(path, v)
 			if !ok || !p.checkMessageName(path, v, name) {
@@ -450,7 +467,8 @@ func (p *parser) message(path string, v *yaml.Node, first map[string]int) (msg M
 		{key: "destination", parse: func(path string, v *yaml.Node) {
 			destKindNode = p.destination(path, v, &msg.Destination)
 		}},
-	})
+	}, p.resolutionFields(&msg, resNodes)...))
+	p.checkResolution(path, &msg, resNodes)
 	// Dispersy's policy combinations, checked only when both sides parsed.
 	kind := msg.Distribution.Kind
 	want := DestCommunity
@@ -658,7 +676,7 @@ func (p *parser) workload(path string, v *yaml.Node, s *Scenario, known []string
 
 // eventActions lists the action keys of a workload event; each event has
 // exactly one.
-var eventActions = []string{"publish"}
+var eventActions = []string{"publish", "authorize", "revoke", "undo", "set_policy", "destroy"}
 
 // event parses one workload event; ok reports that it had no problem.
 func (p *parser) event(path string, v *yaml.Node, s *Scenario, known []string) (ev Event, ok bool) {
@@ -669,7 +687,7 @@ func (p *parser) event(path string, v *yaml.Node, s *Scenario, known []string) (
 	before := len(p.errs)
 	ev = Event{Line: v.Line}
 	var actions []string
-	p.fields(m, path, p.entries(m, path), []field{
+	p.fields(m, path, p.entries(m, path), append([]field{
 		{key: "at", required: true, parse: func(path string, v *yaml.Node) {
 			at, ok := p.duration(path, v, false)
 			if ok && s.Duration > 0 && at >= s.Duration {
@@ -681,7 +699,7 @@ func (p *parser) event(path string, v *yaml.Node, s *Scenario, known []string) (
 			actions = append(actions, "publish")
 			ev.Publish = p.publish(path, v, s.Nodes, known)
 		}},
-	})
+	}, p.permissionActions(&ev, s, known, &actions)...))
 	switch {
 	case len(actions) == 0:
 		p.add(v.Line, v.Column, path, "event has no action; want one of: %s", strings.Join(eventActions, ", "))
@@ -724,16 +742,18 @@ func (p *parser) publish(path string, v *yaml.Node, nodes int, known []string) *
 	return &pub
 }
 
-// from parses the peer a publish comes from: random (FromRandom) or a node
-// index, which must be below nodes when nodes > 0.
+// from parses the peer a publish comes from: random (FromRandom), members
+// (FromMembers) or a node index, which must be below nodes when nodes > 0.
 func (p *parser) from(path string, v *yaml.Node, nodes int) (int, bool) {
-	d := p.scalar(path, v, "random or a node index")
+	d := p.scalar(path, v, "random, members or a node index")
 	if d == nil {
 		return 0, false
 	}
 	switch tag := d.ShortTag(); {
 	case tag == tagStr && d.Value == "random":
 		return FromRandom, true
+	case tag == tagStr && d.Value == "members":
+		return FromMembers, true
 	case tag == tagInt || tag == tagFloat && looksInteger(d.Value):
 		n, ok := p.natural(path, v)
 		if ok && nodes > 0 && n >= nodes {
@@ -742,7 +762,7 @@ func (p *parser) from(path string, v *yaml.Node, nodes int) (int, bool) {
 		}
 		return n, ok
 	}
-	p.add(v.Line, v.Column, path, "expected random or a node index, got %s", describe(v))
+	p.add(v.Line, v.Column, path, "expected random, members or a node index, got %s", describe(v))
 	return 0, false
 }
 

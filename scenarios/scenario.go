@@ -2,7 +2,8 @@
 // simulation run (how many peers, for how long, over what network, behind
 // which NATs, with which protocol settings, exchanging which messages).
 //
-// This is version 1 of the language:
+// This is version 2 of the language (permissions.go has its permission
+// keys):
 //
 //	name: walker-10k      # required; letters, digits, '.', '_', '-'
 //	seed: 1               # optional uint64, default 1
@@ -33,8 +34,9 @@
 //	  - at: 30s           # required, >= 0 and < duration
 //	    publish: {message: text, count: 100, from: random, rate: 10/s, size: 100}
 //
-// Version 0 was the same without the community and workload blocks, and
-// later versions only add keys, so every earlier file stays valid. Keys are
+// Version 0 was the same without the community and workload blocks,
+// version 1 without the permission keys, and later versions only add keys,
+// so every earlier file stays valid. Keys are
 // case-sensitive; unknown and duplicate keys are errors at every level.
 //
 // Every error names the file, the line and the key path, with list items
@@ -119,6 +121,9 @@ type Scenario struct {
 	// Workload is the events of the workload block in file order; nil
 	// without one.
 	Workload []Event
+	// Permissions is the permissions block; nil without one (see
+	// permissions.go).
+	Permissions *Permissions
 	// File is the path the scenario was loaded from, as used in messages.
 	File string
 }
@@ -257,6 +262,12 @@ type Message struct {
 	Distribution Distribution
 	// Destination says whom the message is sent to.
 	Destination Destination
+	// Resolution is ResLinear or ResDynamic; empty is public (the default).
+	Resolution string
+	// Policies are a ResDynamic type's policies (ResPublic or ResLinear).
+	Policies []string
+	// Undo lets messages of the type be undone.
+	Undo bool
 	// Line is the line of the message's list item in the file, for messages
 	// at run time; 0 for DefaultCommunity.
 	Line int
@@ -315,12 +326,18 @@ func DefaultCommunity() Community {
 }
 
 // Event is one event of the workload: at virtual time At, the action that
-// is not nil happens. Publish is, for now, the only action.
+// is not nil happens.
 type Event struct {
 	// At is the virtual time of the event; 0 <= At < Scenario.Duration.
 	At time.Duration
 	// Publish, if not nil, has peers create messages.
 	Publish *Publish
+	// Authorize, Revoke, Undo, SetPolicy and Destroy are the permission
+	// actions (permissions.go).
+	Authorize, Revoke *Grant
+	Undo              *Undo
+	SetPolicy         *SetPolicy
+	Destroy           *Destroy
 	// Line is the line of the event's list item in the file.
 	Line int
 }

@@ -571,6 +571,7 @@ func TestRoundTrip(t *testing.T) {
 		"  - {at: 10s, publish: {message: \"yes\", count: 100, from: 0, rate: 0.5, size: 1000}}\n" +
 		"  - {at: 10s, publish: {message: pong, count: 2, rate: 1e-300}}\n" +
 		"  - {at: 10s, publish: {message: pong, count: 2, rate: all}}\n"
+	inputs["permissions"] = permissionsScenario
 	for name, in := range inputs {
 		t.Run(name, func(t *testing.T) {
 			a, err := Parse(name, []byte(in))
@@ -601,6 +602,11 @@ func TestRoundTrip(t *testing.T) {
 				}
 				for i := range s.Workload {
 					s.Workload[i].Line = 0
+				}
+				if s.Permissions != nil {
+					for i := range s.Permissions.Grants {
+						s.Permissions.Grants[i].Line = 0
+					}
 				}
 			}
 			if !reflect.DeepEqual(a, b) {
