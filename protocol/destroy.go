@@ -122,12 +122,17 @@ func (c *Community) loadDestroyed() {
 }
 
 // onDestroyed is how a destroyed community handles a packet: it answers
-// an introduction-request with the destroy message and refuses the rest.
+// an introduction-request with the destroy message, and a missing-proof
+// with the chain it kept (a node that lacks the destroy's proof asks the
+// one that sent it), and refuses the rest.
 func (c *Community) onDestroyed(from netip.AddrPort, p *wire.Packet) {
 	n := c.node
-	if p.Type == wire.TypeIntroductionRequest {
+	switch p.Type {
+	case wire.TypeIntroductionRequest:
 		n.send(from, wire.TypeDestroyCommunity, c.destroyed)
-		return
+	case wire.TypeMissingProof:
+		c.onMissingProof(from, p)
+	default:
+		n.drop(wire.ReasonDestroyed)
 	}
-	n.drop(wire.ReasonDestroyed)
 }

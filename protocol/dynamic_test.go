@@ -176,6 +176,12 @@ func TestHardKill(t *testing.T) {
 	if len(ans) != 1 || !bytes.Equal(ans[0], d.Packet) {
 		t.Fatalf("a destroyed community answered an introduction-request with %d packets, want the destroy", len(ans))
 	}
+	// it answers for the destroy's proof
+	mark = len(tr.f.sent)
+	tr.give(tr.node, tr.other, tr.missingProof(tr.mm.pub, d.GlobalTime))
+	if got := tr.sent(tr.node, tr.other, mark, wire.TypeAuthorize); len(got) != 1 || !bytes.Equal(got[0], tr.founding) {
+		t.Fatalf("a destroyed community answered a missing-proof of the destroy with %d authorizes, want the founding one", len(got))
+	}
 	before := tr.node.Stats().Dropped[wire.ReasonDestroyed]
 	tr.give(tr.node, tr.other, tr.build(tr.other.key, tText, 60, 0, 0, []byte("late")))
 	if tr.node.Stats().Dropped[wire.ReasonDestroyed] != before+1 {

@@ -80,7 +80,8 @@ type run struct {
 	maxHeap     uint64
 
 	sync          *syncState
-	workloadTotal int // stored messages the workload publishes
+	workloadTotal int        // stored messages the workload publishes
+	perm          *permState // nil without permissions (permissions.go)
 }
 
 // Run executes the scenario and returns its summary.
@@ -197,6 +198,7 @@ func (r *run) build(scheme protocol.Scheme) error {
 		return fmt.Errorf("%s: community: %w", s.File, err)
 	}
 	r.sync = newSyncState(def, total, s.Nodes)
+	r.setupPermissions(scheme)
 	r.nodes = make([]*node, 0, total)
 	r.punct = newPunctureTracker(r)
 	r.pq = newAsyncPuncture(r.punct)
@@ -251,7 +253,7 @@ func (r *run) build(scheme protocol.Scheme) error {
 	r.net.OnDeliver(func(src, dst int) {
 		r.pq.add(punctEvent{kind: evDeliver, a: int32(src), b: int32(dst), t: r.net.Now()})
 	})
-	cid := CommunityID()
+	cid := r.communityID()
 	for _, nd := range r.nodes {
 		if !nd.tracker {
 			if _, err := nd.node.Join(cid); err != nil {
@@ -259,8 +261,14 @@ func (r *run) build(scheme protocol.Scheme) error {
 			}
 		}
 	}
+	if err := r.found(); err != nil {
+		return err
+	}
 	r.watchConnect()
-	return r.schedule()
+	if err := r.schedule(); err != nil {
+		return err
+	}
+	return r.schedulePermissions()
 }
 
 // observer feeds one node's events into the run's counters.
@@ -293,7 +301,12 @@ func (o *observer) Introducing(_ wire.CID, requester, introduced netip.AddrPort)
 
 func (o *observer) ConnTypeChanged(wire.ConnType) {}
 
-func (o *observer) MessageStored(_ wire.CID, rec *protocol.Record) { o.r.sync.stored(o.r, o.n, rec) }
+func (o *observer) MessageStored(_ wire.CID, rec *protocol.Record) {
+	o.r.sync.stored(o.r, o.n, rec)
+	if o.r.perm != nil {
+		o.r.perm.stored(o.r, o.n, rec)
+	}
+}
 
 func (o *observer) DirectReceived(wire.CID, wire.Type, []byte) {}
 

@@ -30,6 +30,8 @@ type Summary struct {
 	Walker           WalkerSummary    `json:"walker"`
 	Puncture         PunctureSummary  `json:"puncture"`
 	Sync             SyncSummary      `json:"sync"`
+	// Permissions measures a scenario with permissions (absent without).
+	Permissions *PermissionsSummary `json:"permissions,omitempty"`
 
 	// DeliveredPerWallSecond is the engine's throughput.
 	DeliveredPerWallSecond float64 `json:"delivered_per_wall_second"`
@@ -195,15 +197,16 @@ func (r *run) summary(crypto string) *Summary {
 	}
 	s.Puncture = ps
 	s.Sync = r.syncSummary()
+	s.Permissions = r.permissionsSummary()
 	return s
 }
 
 // connected reports whether peer nd has a non-tracker candidate in the
 // walk category.
-func connected(nd *node) bool {
+func connected(nd *node, cid wire.CID) bool {
 	n := nd.node
 	now, cfg := n.Now(), n.Config()
-	for _, x := range n.Community(CommunityID()).Candidates() {
+	for _, x := range n.Community(cid).Candidates() {
 		if !x.Tracker && x.Category(now, cfg) == protocol.CategoryWalk {
 			return true
 		}
@@ -225,7 +228,7 @@ func (r *run) watchConnect() {
 		now := r.net.Now()
 		rest := left[:0]
 		for _, i := range left {
-			if connected(r.peers[i]) {
+			if connected(r.peers[i], r.communityID()) {
 				r.connectedAt[i] = now
 			} else {
 				rest = append(rest, i)
@@ -246,7 +249,7 @@ func (r *run) walkerSummary() WalkerSummary {
 	if len(r.peers) == 0 {
 		return w
 	}
-	cid := CommunityID()
+	cid := r.communityID()
 	var connected, verified, correct int
 	cats := map[protocol.Category]int{}
 	for _, nd := range r.peers {

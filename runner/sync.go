@@ -173,6 +173,7 @@ func definition(c scenarios.Community) (*protocol.Definition, error) {
 		if p := m.Distribution.Pruning; p != nil {
 			pm.PruneInactive, pm.PrunePruned = p.Inactive, p.Pruned
 		}
+		resolution(&pm, m)
 		metas = append(metas, pm)
 	}
 	return protocol.NewDefinition(metas)
@@ -203,7 +204,7 @@ func (st *syncState) profile(name string) *coverage {
 // schedule queues the workload's publications on the network, and the
 // minute marks of the sync bytes.
 func (r *run) schedule() error {
-	cid := CommunityID()
+	cid := r.communityID()
 	if len(r.s.Workload) > 0 {
 		for t := time.Minute; t <= r.s.Duration; t += time.Minute {
 			r.net.At(t, func() { r.sync.minutes = append(r.sync.minutes, r.syncBytes()) })
@@ -225,10 +226,14 @@ func (r *run) schedule() error {
 		if r.sync.def.Meta(p.Message).Stored() {
 			r.workloadTotal += p.Count
 		}
+		act := r.publishAction(ev)
 		for k := 0; k < p.Count; k++ {
 			from := p.From
-			if from == scenarios.FromRandom {
+			switch from {
+			case scenarios.FromRandom:
 				from = rng.IntN(len(r.peers))
+			case scenarios.FromMembers:
+				from = r.fromMembers(rng)
 			}
 			payload := make([]byte, p.Size)
 			fillPayload(payload, rng)
@@ -240,6 +245,7 @@ func (r *run) schedule() error {
 					if err == nil {
 						r.sync.publish(r, nd, &rec)
 					}
+					r.published(act, nd, &rec, err)
 				}
 			})
 		}
