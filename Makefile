@@ -74,7 +74,7 @@ results:
 	$(GO) run ./cmd/sim run scenarios/walker-10k.yaml --quiet --out results/walker-10k
 	$(GO) run ./cmd/sim run scenarios/puncture-matrix.yaml --quiet --out results/puncture-matrix
 	$(GO) run ./cmd/sim run scenarios/puncture-matrix-eager.yaml --quiet --out results/puncture-matrix-eager
-	for s in sync-1k sync-1k-dispersy sync-1k-noskip sync-1k-100 sync-idle-1k sync-idle-1k-dispersy sync-idle-1k-noskip sync-10k sync-10k-mix sync-10k-mix-dispersy; do \
+	for s in sync-1k sync-1k-dispersy sync-1k-noskip sync-1k-100 sync-idle-1k sync-idle-1k-dispersy sync-idle-1k-noskip sync-10k sync-10k-mix sync-10k-mix-dispersy permissions-2k permissions-10k; do \
 		$(GO) run ./cmd/sim run scenarios/$$s.yaml --quiet --out results/$$s || exit 1; done
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./protocol/... ./simnet/... ./natmodels/... > results/bench.txt
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/dispersy-go/dispersy/protocol"
@@ -65,8 +66,12 @@ type VerdictSummary struct {
 	DistinctHashes int `json:"distinct_hashes"`
 	// Hashes counts peers per hash (the hash's first 8 bytes, in hex).
 	Hashes map[string]int `json:"hashes"`
-	// PerNode is each peer's hash, in node order (trackers excluded).
-	PerNode []string `json:"per_node"`
+	// HashList is the distinct hashes, sorted.
+	HashList []string `json:"hash_list"`
+	// PerNode gives each peer's hash, in node order (trackers excluded),
+	// as runs "IxN" (N peers in a row with hash HashList[I]) joined by
+	// commas: "0x2000" when 2,000 peers agree.
+	PerNode string `json:"per_node"`
 	// AtFounder counts the founder's community messages by verdict.
 	AtFounder map[string]int `json:"at_founder"`
 }
@@ -413,17 +418,33 @@ func (r *run) permissionsSummary() *PermissionsSummary {
 		}
 		out.Actions = append(out.Actions, s)
 	}
+	keys := make([]string, 0, len(r.peers))
 	for _, nd := range r.peers {
 		c := nd.node.Community(ps.cid)
 		h := c.VerdictHash()
 		k := hex.EncodeToString(h[:8])
-		out.Verdicts.PerNode = append(out.Verdicts.PerNode, k)
+		keys = append(keys, k)
+		if out.Verdicts.Hashes[k] == 0 {
+			out.Verdicts.HashList = append(out.Verdicts.HashList, k)
+		}
 		out.Verdicts.Hashes[k]++
 		if c.Destroyed() {
 			out.Destroyed++
 		}
 	}
-	out.Verdicts.DistinctHashes = len(out.Verdicts.Hashes)
+	slices.Sort(out.Verdicts.HashList)
+	var runs []string
+	for i := 0; i < len(keys); {
+		j := i
+		for j < len(keys) && keys[j] == keys[i] {
+			j++
+		}
+		ix, _ := slices.BinarySearch(out.Verdicts.HashList, keys[i])
+		runs = append(runs, fmt.Sprintf("%dx%d", ix, j-i))
+		i = j
+	}
+	out.Verdicts.PerNode = strings.Join(runs, ",")
+	out.Verdicts.DistinctHashes = len(out.Verdicts.HashList)
 	if fc := ps.founder.node.Community(ps.cid); fc.Store() != nil {
 		for _, m := range fc.Definition().Metas() {
 			if !m.Stored() {
