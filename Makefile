@@ -72,6 +72,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseTrace$$' -fuzztime $(FUZZTIME) ./scenarios/
 	$(GO) test -run '^$$' -fuzz '^FuzzParsePublishRequest$$' -fuzztime $(FUZZTIME) ./realnet/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseMessagesQuery$$' -fuzztime $(FUZZTIME) ./realnet/
+	$(GO) test -run '^$$' -fuzz '^FuzzParsePermissionRequest$$' -fuzztime $(FUZZTIME) ./realnet/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseUndoRequest$$' -fuzztime $(FUZZTIME) ./realnet/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseConfig$$' -fuzztime $(FUZZTIME) ./cmd/peer/
 
 ## determinism: the same scenario and seed twice, under GOMAXPROCS=1 and 2, must give one trace hash
@@ -90,7 +92,7 @@ results:
 	$(SIM) run scenarios/walker-10k.yaml --quiet --out results/walker-10k
 	$(SIM) run scenarios/puncture-matrix.yaml --quiet --out results/puncture-matrix
 	$(SIM) run scenarios/puncture-matrix-eager.yaml --quiet --out results/puncture-matrix-eager
-	for s in sync-1k sync-1k-dispersy sync-1k-noskip sync-1k-100 sync-idle-1k sync-idle-1k-dispersy sync-idle-1k-noskip sync-10k sync-10k-mix sync-10k-mix-dispersy; do \
+	for s in sync-1k sync-1k-dispersy sync-1k-noskip sync-1k-100 sync-idle-1k sync-idle-1k-dispersy sync-idle-1k-noskip sync-10k sync-10k-mix sync-10k-mix-dispersy permissions-2k permissions-10k; do \
 		$(SIM) run scenarios/$$s.yaml --quiet --out results/$$s || exit 1; done
 	$(SIM) sweep scenarios/sweep-sync.yaml --set nodes=1000,3000,10000 --seeds 1-5 --jobs 1 --quiet \
 		--metric sync.convergence.t99,sync.convergence.t100,sync.coverage,wall_seconds --out results/sweeps/sync-sizes

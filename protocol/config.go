@@ -114,6 +114,9 @@ type Config struct {
 	// AcceptableGlobalTimeCache is how long the acceptable global time is
 	// reused before it is computed again (5 s).
 	AcceptableGlobalTimeCache time.Duration
+	// SignatureRequestTimeout is how long a request for the co-signature
+	// of a double-signed message waits for its response (10 s).
+	SignatureRequestTimeout time.Duration
 }
 
 // SkipMode names how the skip curve is woken (Config.SyncSkipMode).
@@ -181,6 +184,7 @@ func DefaultConfig() Config {
 		DelayedLifetime:           10 * time.Second,
 		AcceptableGlobalTimeRange: 10000,
 		AcceptableGlobalTimeCache: 5 * time.Second,
+		SignatureRequestTimeout:   10 * time.Second,
 	}
 }
 
@@ -220,6 +224,7 @@ func (c *Config) Validate() error {
 	pos("missing_sequence_delay", c.MissingSequenceDelay)
 	pos("delayed_lifetime", c.DelayedLifetime)
 	pos("acceptable_global_time_cache", c.AcceptableGlobalTimeCache)
+	pos("signature_request_timeout", c.SignatureRequestTimeout)
 	if c.SyncBloomBits < 64 || c.SyncBloomBits%64 != 0 || c.SyncBloomBits > 65472 {
 		errs = append(errs, fmt.Errorf("sync_bloom_bits must be a multiple of 64 in [64, 65472], got %d", c.SyncBloomBits))
 	}
@@ -252,7 +257,8 @@ func (c Config) Scaled(f float64) Config {
 	for _, d := range []*time.Duration{&c.WalkInterval, &c.WalkLifetime, &c.StumbleLifetime, &c.IntroLifetime,
 		&c.DiscoveredLifetime, &c.EligibleDelay, &c.IntroRequestTimeout, &c.TrackerInsertInterval,
 		&c.TrackerRetryInterval, &c.StartJitter, &c.PunctureRetryDelay, &c.PunctureStateLifetime,
-		&c.FastWalkerInterval, &c.MissingSequenceDelay, &c.DelayedLifetime, &c.AcceptableGlobalTimeCache} {
+		&c.FastWalkerInterval, &c.MissingSequenceDelay, &c.DelayedLifetime, &c.AcceptableGlobalTimeCache,
+		&c.SignatureRequestTimeout} {
 		s(d)
 	}
 	return c

@@ -36,6 +36,15 @@
 // as public, unknown or symmetric-NAT. Config.EagerPuncture is an
 // improvement over Dispersy, off by default: see its documentation.
 //
+// Permissions follow Dispersy's timeline (shared/spec §8): the master
+// member (the member whose id is the community id) holds everything and
+// hands out permit, authorize, revoke and undo per message type with
+// dispersy-authorize; dispersy-revoke takes them back, undo messages undo,
+// dispersy-dynamic-settings switches a type's policy, and
+// dispersy-destroy-community hard-kills the community. Verdicts are a pure
+// function of the stored messages (timeline.go, permissions.go), so nodes
+// that hold the same messages agree whatever order they arrived in.
+//
 // Choices where Dispersy is silent or looks wrong are marked in the code
 // and listed in README.md.
 package protocol

@@ -187,6 +187,26 @@ func TestContentSums(t *testing.T) {
 	if (NewMemStore(pool).span(1) != contentSpan{}) {
 		t.Fatal("an empty store has a span")
 	}
+	// an undone message is out of the sums and the count (its filter
+	// holds it not), and back in once in force again
+	d := NewMemStore(pool)
+	for i := 5; i < 12; i++ {
+		r := rec(i)
+		if i == 11 {
+			r.Undone = UndoneByTimeline
+		}
+		if _, err := d.Put(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d.SetUndone(MemberID{10}, 20, 7)
+	if sp, want := d.span(1), c.span(1); sp.count != want.count || sp.sum1 != want.sum1 || sp.sum2 != want.sum2 {
+		t.Fatalf("with 10 and 11 undone: span %+v, want the sums of %+v", sp, want)
+	}
+	d.SetUndone(MemberID{10}, 20, 0)
+	if sp := d.span(1); sp.count != 6 {
+		t.Fatalf("redone: count %d, want 6", sp.count)
+	}
 }
 
 // BenchmarkSyncAnswer measures a responder answering the filter of a

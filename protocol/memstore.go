@@ -113,18 +113,20 @@ func (p *Pool) fill(r *Record, ref uint32) {
 // MemStore is the in-memory Store: per message type, a slice of pool
 // references sorted by (global time, member id).
 type MemStore struct {
-	pool  *Pool
-	slots []memSlot
-	maxGT uint64
-	rec   Record // Scan's record, while no Scan is nested in another
-	depth int    // nesting depth of Scan calls
+	pool   *Pool
+	slots  []memSlot
+	undone map[uint32]uint64 // the Undone marks, by reference
+	maxGT  uint64
+	rec    Record // Scan's record, while no Scan is nested in another
+	depth  int    // nesting depth of Scan calls
 }
 
 type memSlot struct {
 	meta       wire.Type
 	refs       []uint32
 	byMember   map[uint32][]uint32 // built on first ScanMember; refs sorted by global time
-	sum1, sum2 uint64              // content sums of the digests in refs (see contentSums)
+	sum1, sum2 uint64              // content sums of the digests in refs not undone (see contentSums)
+	nUndone    int                 // refs that are undone
 }
 
 // contentSums returns a digest's terms in a slot's content sums: two
@@ -138,6 +140,20 @@ func (sl *memSlot) tally(e *poolEntry, sign uint64) {
 	a, b := contentSums(e.digest)
 	sl.sum1 += sign * a
 	sl.sum2 += sign * b
+}
+
+// undoneOf returns the Undone mark of ref.
+func (s *MemStore) undoneOf(ref uint32) uint64 {
+	if len(s.undone) == 0 {
+		return 0
+	}
+	return s.undone[ref]
+}
+
+// fill is Pool.fill with the store's Undone mark.
+func (s *MemStore) fill(r *Record, ref uint32) {
+	s.pool.fill(r, ref)
+	r.Undone = s.undoneOf(ref)
 }
 
 // NewMemStore returns an empty store interning into pool (nil: a pool of its own).
@@ -230,7 +246,11 @@ func (s *MemStore) Put(r *Record) (uint64, error) {
 	sl := s.slot(r.Meta, true)
 	at = max(at, 0) // a new slot is empty
 	sl.refs = slices.Insert(sl.refs, at, ref)
-	sl.tally(&s.pool.entries[ref-1], 1)
+	if r.Undone != 0 {
+		s.markUndone(sl, ref, r.Undone)
+	} else {
+		sl.tally(&s.pool.entries[ref-1], 1)
+	}
 	if sl.byMember != nil {
 		e := &s.pool.entries[ref-1]
 		m, gt := e.member, e.gt
@@ -243,12 +263,64 @@ func (s *MemStore) Put(r *Record) (uint64, error) {
 	return uint64(ref), nil
 }
 
+// markUndone records ref, in sl and not undone, as undone by by.
+func (s *MemStore) markUndone(sl *memSlot, ref uint32, by uint64) {
+	if s.undone == nil {
+		s.undone = make(map[uint32]uint64)
+	}
+	s.undone[ref] = by
+	sl.nUndone++
+}
+
+// SetUndone implements Store.
+func (s *MemStore) SetUndone(member MemberID, gt uint64, by uint64) bool {
+	sl, i := s.find(member, gt)
+	if sl == nil {
+		return false
+	}
+	ref := sl.refs[i]
+	old := s.undoneOf(ref)
+	switch {
+	case old == by:
+	case old == 0:
+		sl.tally(&s.pool.entries[ref-1], ^uint64(0))
+		s.markUndone(sl, ref, by)
+	case by == 0:
+		delete(s.undone, ref)
+		sl.nUndone--
+		sl.tally(&s.pool.entries[ref-1], 1)
+	default:
+		s.undone[ref] = by
+	}
+	return true
+}
+
+// forget drops ref's Undone mark as ref leaves sl, and its digest from
+// the slot's sums if it was in force.
+func (s *MemStore) forget(sl *memSlot, ref uint32) {
+	if s.undoneOf(ref) != 0 {
+		delete(s.undone, ref)
+		sl.nUndone--
+		return
+	}
+	sl.tally(&s.pool.entries[ref-1], ^uint64(0))
+}
+
 var _ DigestScanner = (*MemStore)(nil)
 
 // AppendDigests implements DigestScanner.
 func (s *MemStore) AppendDigests(dst []DigestEntry, meta wire.Type, lo, hi uint64) []DigestEntry {
 	refs, from, to := s.bounds(meta, lo, hi)
 	ents := s.pool.entries
+	if len(s.undone) > 0 {
+		for _, ref := range refs[from:to] {
+			if _, u := s.undone[ref]; !u {
+				e := &ents[ref-1]
+				dst = append(dst, DigestEntry{ID: uint64(ref), GlobalTime: e.gt, Digest: e.digest})
+			}
+		}
+		return dst
+	}
 	for _, ref := range refs[from:to] {
 		e := &ents[ref-1]
 		dst = append(dst, DigestEntry{ID: uint64(ref), GlobalTime: e.gt, Digest: e.digest})
@@ -266,7 +338,7 @@ func (s *MemStore) Get(member MemberID, gt uint64) (Record, bool) {
 		return Record{}, false
 	}
 	var r Record
-	s.pool.fill(&r, sl.refs[i])
+	s.fill(&r, sl.refs[i])
 	return r, true
 }
 
@@ -304,7 +376,7 @@ func (s *MemStore) Delete(member MemberID, gt uint64) bool {
 func (s *MemStore) remove(sl *memSlot, i int) {
 	ref := sl.refs[i]
 	sl.refs = slices.Delete(sl.refs, i, i+1)
-	sl.tally(&s.pool.entries[ref-1], ^uint64(0))
+	s.forget(sl, ref)
 	if sl.byMember != nil {
 		m := s.pool.entries[ref-1].member
 		l := sl.byMember[m]
@@ -330,7 +402,7 @@ func (s *MemStore) Scan(meta wire.Type, lo, hi uint64, desc bool, fn func(*Recor
 	defer func() { s.depth-- }()
 	if desc {
 		for i := to - 1; i >= from; i-- {
-			s.pool.fill(r, refs[i])
+			s.fill(r, refs[i])
 			if !fn(r) {
 				return
 			}
@@ -338,7 +410,7 @@ func (s *MemStore) Scan(meta wire.Type, lo, hi uint64, desc bool, fn func(*Recor
 		return
 	}
 	for i := from; i < to; i++ {
-		s.pool.fill(r, refs[i])
+		s.fill(r, refs[i])
 		if !fn(r) {
 			return
 		}
@@ -366,7 +438,7 @@ func (s *MemStore) ScanMember(member MemberID, meta wire.Type, fn func(*Record) 
 	_, refs := s.memberRefs(member, meta)
 	var r Record
 	for _, ref := range refs {
-		s.pool.fill(&r, ref)
+		s.fill(&r, ref)
 		if !fn(&r) {
 			return
 		}
@@ -404,7 +476,7 @@ func (s *MemStore) DeleteUpTo(meta wire.Type, gt uint64) int {
 		return 0
 	}
 	for _, ref := range sl.refs[:k] {
-		sl.tally(&s.pool.entries[ref-1], ^uint64(0))
+		s.forget(sl, ref)
 	}
 	sl.refs = slices.Delete(sl.refs, 0, k)
 	sl.byMember = nil // rebuilt on the next ScanMember
@@ -446,7 +518,9 @@ func (s *MemStore) span(meta wire.Type) contentSpan {
 		return contentSpan{}
 	}
 	ents := s.pool.entries
-	return contentSpan{count: len(sl.refs), lo: ents[sl.refs[0]-1].gt, hi: ents[sl.refs[len(sl.refs)-1]-1].gt,
+	// lo and hi may be those of undone messages: answerCovered then only
+	// fails to take the shortcut
+	return contentSpan{count: len(sl.refs) - sl.nUndone, lo: ents[sl.refs[0]-1].gt, hi: ents[sl.refs[len(sl.refs)-1]-1].gt,
 		sum1: sl.sum1, sum2: sl.sum2}
 }
 

@@ -10,16 +10,31 @@ import (
 	"github.com/dispersy-go/dispersy/protocol/wire"
 )
 
-// delayedMsg is a received message held back until a gap in its member's
-// sequence numbers is filled.
+// delayKind says what a delayed message waits for.
+type delayKind uint8
+
+const (
+	waitSequence delayKind = iota // a gap in its member's sequence numbers
+	waitProof                     // a permission message allowing it (any authorize, revoke or dynamic-settings wakes it)
+	waitTarget                    // the message it undoes
+)
+
+// delayedMsg is a received message held back until what it waits for is
+// stored, or it expires.
 type delayedMsg struct {
+	kind    delayKind
 	from    netip.AddrPort
 	pkt     []byte
 	member  MemberID
 	meta    wire.Type
 	seq     uint32
+	gt      uint64
+	target  msgRef
 	expires Time
 }
+
+// maxDelayed bounds the messages a community holds back at once.
+const maxDelayed = 4096
 
 // msRequest is one received missing-sequence request, waiting for its batch.
 type msRequest struct {
@@ -47,19 +62,30 @@ func (c *Community) Store() Store { return c.store }
 // is the store's (or, for direct, a copy).
 func (c *Community) Publish(meta string, payload []byte, to ...netip.AddrPort) (Record, error) {
 	m := c.def.Meta(meta)
-	if m == nil || m.Type == wire.TypeIdentity {
+	if m == nil || m.Type >= wire.FirstReservedType {
 		return Record{}, fmt.Errorf("publish %q: %w", meta, errUnknownMeta)
 	}
-	if c.store == nil {
-		return Record{}, fmt.Errorf("publish %q: %w", meta, errNoStore)
+	if m.DoubleSigned {
+		return Record{}, fmt.Errorf("publish %q: a double-signed type: use RequestSignature", meta)
+	}
+	if err := c.writable(); err != nil {
+		return Record{}, fmt.Errorf("publish %q: %w", meta, err)
 	}
 	n := c.node
 	if !m.Stored() {
+		gt := c.globalTime()
+		if c.allows(m, n.mid, nil, gt, nil) != allowed {
+			return Record{}, fmt.Errorf("publish %q: %w at global time %d", meta, ErrNotPermitted, gt)
+		}
 		b := wire.AppendHeader(n.s.buf[:0], wire.CommunityVersion, c.cid, m.Type)
 		if !m.Unsigned {
 			b = wire.AppendMember(b, n.pub)
 		}
-		b = wire.AppendGlobalTime(b, c.globalTime())
+		if m.Resolution == Dynamic {
+			idx, _ := c.tl.policyAt(m.Type, gt)
+			b = wire.AppendPolicy(b, idx)
+		}
+		b = wire.AppendGlobalTime(b, gt)
 		b = append(b, payload...)
 		if !m.Unsigned {
 			b = signNow(n.key, b)
@@ -67,55 +93,94 @@ func (c *Community) Publish(meta string, payload []byte, to ...netip.AddrPort) (
 		for _, a := range to {
 			n.send(a, m.Type, b)
 		}
-		r := Record{Member: n.mid, Meta: m.Type, GlobalTime: c.globalTime(), Packet: bytes.Clone(b)}
+		r := Record{Member: n.mid, Meta: m.Type, GlobalTime: gt, Packet: bytes.Clone(b)}
 		n.s.buf = b[:0]
 		return r, nil
 	}
-	r, err := c.create(m, payload)
+	gt := c.nextGT(m)
+	if c.allows(m, n.mid, nil, gt, nil) != allowed {
+		return Record{}, fmt.Errorf("publish %q: %w: permit at global time %d", meta, ErrNotPermitted, gt)
+	}
+	r, err := c.createAt(n.key, m, gt, payload)
 	if err != nil {
 		return Record{}, fmt.Errorf("publish %q: %w", meta, err)
 	}
 	c.forward(m, &r, to)
+	n.drainResume()
 	return r, nil
 }
 
-// create builds, signs and stores a message of a stored type. It takes the
-// next global time; with SkipWake a synced message takes it after the
-// verified candidates' median global time too, so that a node that has not
-// caught up yet still creates news, which a requester behind it is sent.
-func (c *Community) create(m *Meta, payload []byte) (Record, error) {
-	n := c.node
+// nextGT returns the global time a message of type m created now takes:
+// the next one; with SkipWake a synced message takes it after the
+// verified candidates' median global time too, so that a node that has
+// not caught up yet still creates news, which a requester behind it is
+// sent. Identities take at least 2.
+func (c *Community) nextGT(m *Meta) uint64 {
 	base := c.globalTime()
-	if n.cfg.wake() && m.Synced() {
+	if c.node.cfg.wake() && m.Synced() {
 		c.acceptable(c.now())
 		base = max(base, c.median)
 	}
-	c.gt = base + 1
-	gt := c.gt
+	gt := base + 1
 	if m.Type == wire.TypeIdentity && gt < 2 {
-		gt, c.gt = 2, 2
+		gt = 2
 	}
+	return gt
+}
+
+// create builds, signs and stores a message of a stored type by the
+// node's member, at the next global time.
+func (c *Community) create(m *Meta, payload []byte) (Record, error) {
+	return c.createAt(c.node.key, m, c.nextGT(m), payload)
+}
+
+// createAt builds, signs with key and stores a message of stored type m
+// at global time gt (from nextGT), with the next sequence number of key's
+// member, and applies it as a received one would be.
+func (c *Community) createAt(key PrivateKey, m *Meta, gt uint64, payload []byte) (Record, error) {
+	n := c.node
+	pub := key.Public()
+	member := IDOf(pub)
+	c.gt = max(c.gt, gt)
 	var seq uint32
 	if m.SequenceNumbers {
 		seq = 1
-		c.store.ScanMember(n.mid, m.Type, func(r *Record) bool { seq = max(seq, r.Sequence+1); return true })
+		c.store.ScanMember(member, m.Type, func(r *Record) bool { seq = max(seq, r.Sequence+1); return true })
 	}
 	b := wire.AppendHeader(n.s.buf[:0], wire.CommunityVersion, c.cid, m.Type)
-	b = wire.AppendMember(b, n.pub)
+	b = wire.AppendMember(b, pub)
+	if m.Resolution == Dynamic {
+		idx, _ := c.tl.policyAt(m.Type, gt)
+		b = wire.AppendPolicy(b, idx)
+	}
 	b = wire.AppendGlobalTime(b, gt)
 	if m.SequenceNumbers {
 		b = wire.AppendSequence(b, seq)
 	}
 	b = append(b, payload...)
-	b = signNow(n.key, b)
+	b = signNow(key, b)
 	n.s.buf = b[:0]
-	r := Record{Member: n.mid, Meta: m.Type, GlobalTime: gt, Sequence: seq, Digest: messageDigest(b, n.scheme.SignatureLen()), Packet: b}
-	if _, err := c.store.Put(&r); err != nil {
+	r := Record{Member: member, Meta: m.Type, GlobalTime: gt, Sequence: seq, Digest: messageDigest(b, n.scheme.SignatureLen()), Packet: b}
+	return c.storeOwn(&r, m)
+}
+
+// storeOwn stores a message the node made (r.Packet may be scratch) and
+// applies it; the returned Record's Packet is a copy.
+func (c *Community) storeOwn(r *Record, m *Meta) (Record, error) {
+	n := c.node
+	if _, err := c.store.Put(r); err != nil {
 		return Record{}, err
 	}
-	c.afterStore(&r, m, netip.AddrPort{})
-	r.Packet = bytes.Clone(b) // the scratch buffer is reused
-	return r, nil
+	c.afterStore(r, m, netip.AddrPort{})
+	pkt := bytes.Clone(r.Packet) // the scratch buffer is reused
+	if p := &n.s.made; wire.DecodeWith(pkt, n.scheme.SignatureLen(), KeyLen, &c.def.layouts, p) == nil {
+		c.applied(r, m, p)
+	}
+	r.Packet = pkt
+	if cur, ok := c.store.Get(r.Member, r.GlobalTime); ok {
+		r.Undone = cur.Undone
+	}
+	return *r, nil
 }
 
 // forward pushes a created message to the candidates at to and up to
@@ -199,7 +264,11 @@ func (c *Community) afterStore(r *Record, m *Meta, from netip.AddrPort) {
 	raised := r.GlobalTime > c.gt
 	c.gt = max(c.gt, r.GlobalTime)
 	if m.Distribution == LastSync {
-		c.store.KeepNewest(r.Member, m.Type, m.HistorySize)
+		if m.DoubleSigned {
+			c.keepNewestPair(r, m)
+		} else {
+			c.store.KeepNewest(r.Member, m.Type, m.HistorySize)
+		}
 	}
 	if raised {
 		c.prune()
@@ -230,6 +299,10 @@ func (c *Community) onMessage(from netip.AddrPort, p *wire.Packet, pkt []byte, m
 	if !m.Stored() {
 		if x := c.cands.get(from); x != nil {
 			c.peerTime(x, p.GlobalTime)
+		}
+		if m.permissioned() && c.tl != nil && c.allows(m, IDOf(p.Key), p.Key2, p.GlobalTime, nil) != allowed {
+			c.delayProof(from, pkt, p, IDOf(p.Key))
+			return
 		}
 		n.obs.DirectReceived(c.cid, m.Type, p.Payload)
 		return
@@ -265,21 +338,27 @@ func (c *Community) onMessage(from netip.AddrPort, p *wire.Packet, pkt []byte, m
 			return
 		}
 		c.store.Delete(member, gt)
+		c.forget(&old)
 	}
 	if m.SequenceNumbers && !c.checkSequence(from, p, pkt, m, member) {
 		return
 	}
-	if m.Distribution == LastSync && !c.checkHistory(from, m, member, gt) {
+	if m.Distribution == LastSync && !c.checkHistory(from, m, member, p.Key2, gt) {
+		return
+	}
+	undone, ok := c.admit(from, p, pkt, m, member)
+	if !ok {
 		return
 	}
 	r := &n.s.put // afterStore may store delayed packets, but reads r before
 	*r = Record{Member: member, Meta: m.Type, GlobalTime: gt, Sequence: p.Sequence,
-		Digest: messageDigest(pkt, len(p.Signature)), Packet: pkt}
+		Digest: messageDigest(pkt, len(p.Signature)+len(p.Signature2)), Undone: undone, Packet: pkt}
 	if _, err := c.store.Put(r); err != nil {
 		n.drop(wire.ReasonConflict)
 		return
 	}
 	c.afterStore(r, m, from)
+	c.applied(r, m, p)
 }
 
 // checkSequence applies Dispersy's sequence-number rules; false means the
@@ -314,15 +393,18 @@ func (c *Community) checkSequence(from netip.AddrPort, p *wire.Packet, pkt []byt
 			n.drop(wire.ReasonSequenceConflict)
 			return false
 		}
-		var gts []uint64
+		var gone []Record
 		c.store.ScanMember(member, m.Type, func(r *Record) bool {
 			if r.GlobalTime >= atSeq.GlobalTime {
-				gts = append(gts, r.GlobalTime)
+				rr := *r
+				rr.Packet = bytes.Clone(r.Packet)
+				gone = append(gone, rr)
 			}
 			return true
 		})
-		for _, g := range gts {
-			c.store.Delete(member, g)
+		for i := range gone {
+			c.store.Delete(member, gone[i].GlobalTime)
+			c.forget(&gone[i])
 		}
 		return true
 	case seq > h+1:
@@ -341,7 +423,7 @@ func (c *Community) delay(from netip.AddrPort, pkt []byte, member MemberID, m *M
 	n := c.node
 	requested := false
 	for _, d := range c.delayed {
-		if d.member == member && d.meta == m.Type {
+		if d.kind == waitSequence && d.member == member && d.meta == m.Type {
 			if d.seq == seq {
 				return // the same message again: already waiting
 			}
@@ -350,9 +432,8 @@ func (c *Community) delay(from netip.AddrPort, pkt []byte, member MemberID, m *M
 			}
 		}
 	}
-	c.delayed = append(c.delayed, &delayedMsg{from: from, pkt: bytes.Clone(pkt), member: member, meta: m.Type,
-		seq: seq, expires: c.now().Add(n.cfg.DelayedLifetime)})
-	if requested {
+	held, again := c.hold(&delayedMsg{kind: waitSequence, from: from, pkt: pkt, member: member, meta: m.Type, seq: seq})
+	if !held || again || requested {
 		return
 	}
 	b := wire.AppendHeader(n.s.buf[:0], wire.CommunityVersion, c.cid, wire.TypeMissingSequence)
@@ -362,21 +443,132 @@ func (c *Community) delay(from netip.AddrPort, pkt []byte, member MemberID, m *M
 	n.s.buf = b[:0]
 }
 
-// resumeDelayed queues the waiting messages of member's type meta whose
-// predecessor is now stored; the node handles them after the current packet.
-func (c *Community) resumeDelayed(member MemberID, meta wire.Type) {
-	var h uint32
-	c.store.ScanMember(member, meta, func(r *Record) bool { h = max(h, r.Sequence); return true })
+// hold keeps d (copying its packet) until it resumes or expires; held is
+// false when the community holds all it may and dropped it. A resumed
+// message that must wait again for the same thing keeps its first expiry,
+// and again is true: what it waits for was asked for already.
+func (c *Community) hold(d *delayedMsg) (held, again bool) {
+	n := c.node
+	if rd := c.retrying; rd != nil && rd.kind == d.kind && rd.member == d.member && rd.gt == d.gt && rd.seq == d.seq {
+		d.expires, again = rd.expires, true
+	} else {
+		d.expires = c.now().Add(n.cfg.DelayedLifetime)
+	}
+	if len(c.delayed) >= maxDelayed {
+		n.drop(wire.ReasonDelayFull)
+		return false, false
+	}
+	d.pkt = bytes.Clone(d.pkt)
+	c.delayed = append(c.delayed, d)
+	n.stats.Delayed++
+	return true, again
+}
+
+// resumeWhere queues the waiting messages that match for handling after
+// the current packet, in their order, or in order if given.
+func (c *Community) resumeWhere(match func(d *delayedMsg) bool, order func(a, b *delayedMsg) int) {
 	kept := c.delayed[:0]
+	var out []*delayedMsg
 	for _, d := range c.delayed {
-		if d.member == member && d.meta == meta && d.seq <= h+1 {
-			c.node.resume = append(c.node.resume, resumed{from: d.from, pkt: d.pkt})
+		if match(d) {
+			out = append(out, d)
 			continue
 		}
 		kept = append(kept, d)
 	}
 	clear(c.delayed[len(kept):])
 	c.delayed = kept
+	if order != nil {
+		slices.SortStableFunc(out, order)
+	}
+	for _, d := range out {
+		c.node.resume = append(c.node.resume, resumed{from: d.from, pkt: d.pkt, delayed: d})
+	}
+}
+
+// resumeDelayed queues the waiting messages of member's type meta whose
+// predecessor is now stored; the node handles them after the current packet.
+func (c *Community) resumeDelayed(member MemberID, meta wire.Type) {
+	var h uint32
+	c.store.ScanMember(member, meta, func(r *Record) bool { h = max(h, r.Sequence); return true })
+	c.resumeWhere(func(d *delayedMsg) bool {
+		return d.kind == waitSequence && d.member == member && d.meta == meta && d.seq <= h+1
+	}, nil)
+}
+
+// delayProof holds back a message the timeline refuses and asks its
+// sender for the proof (dispersy-missing-proof naming the message's first
+// member and global time), once per message.
+func (c *Community) delayProof(from netip.AddrPort, pkt []byte, p *wire.Packet, member MemberID) {
+	for _, d := range c.delayed {
+		if d.kind == waitProof && d.member == member && d.gt == p.GlobalTime {
+			return // already waiting, its proof asked for
+		}
+	}
+	held, again := c.hold(&delayedMsg{kind: waitProof, from: from, pkt: pkt, member: member, meta: p.Type, gt: p.GlobalTime})
+	if !held || again {
+		return
+	}
+	n := c.node
+	b := wire.AppendHeader(n.s.buf[:0], wire.CommunityVersion, c.cid, wire.TypeMissingProof)
+	b = wire.AppendGlobalTime(b, c.globalTime())
+	b = wire.AppendMissingProof(b, p.Key, p.GlobalTime)
+	n.send(from, wire.TypeMissingProof, b)
+	n.s.buf = b[:0]
+}
+
+// delayTarget holds back an undo whose target is not stored and asks the
+// sender for it (dispersy-missing-message), once per target.
+func (c *Community) delayTarget(from netip.AddrPort, pkt []byte, p *wire.Packet, member MemberID, target msgRef, key []byte) {
+	requested := false
+	for _, d := range c.delayed {
+		if d.kind != waitTarget {
+			continue
+		}
+		if d.member == member && d.gt == p.GlobalTime {
+			return // the same undo again
+		}
+		requested = requested || d.target == target
+	}
+	held, again := c.hold(&delayedMsg{kind: waitTarget, from: from, pkt: pkt, member: member, meta: p.Type, gt: p.GlobalTime, target: target})
+	if held && !again && !requested {
+		n := c.node
+		b := wire.AppendHeader(n.s.buf[:0], wire.CommunityVersion, c.cid, wire.TypeMissingMessage)
+		b = wire.AppendGlobalTime(b, c.globalTime())
+		b = wire.AppendMissingMessage(b, key, []uint64{target.gt})
+		n.send(from, wire.TypeMissingMessage, b)
+		n.s.buf = b[:0]
+	}
+}
+
+// wakeProof resumes every message waiting for a proof: a permission
+// message was stored (Dispersy resumes them on any authorize or
+// dynamic-settings). Waiting permission messages go first, in global-time
+// order, so that a chain of proofs resolves in one pass.
+func (c *Community) wakeProof() {
+	if len(c.delayed) == 0 {
+		return
+	}
+	rank := func(d *delayedMsg) int {
+		switch d.meta {
+		case wire.TypeAuthorize, wire.TypeRevoke, wire.TypeDynamicSettings:
+			return 0
+		}
+		return 1
+	}
+	c.resumeWhere(func(d *delayedMsg) bool { return d.kind == waitProof }, func(a, b *delayedMsg) int {
+		if ra, rb := rank(a), rank(b); ra != rb {
+			return ra - rb
+		}
+		return cmpU64(a.gt, b.gt)
+	})
+}
+
+// wakeTarget resumes the undos waiting for the message at ref.
+func (c *Community) wakeTarget(ref msgRef) {
+	if len(c.delayed) > 0 {
+		c.resumeWhere(func(d *delayedMsg) bool { return d.kind == waitTarget && d.target == ref }, nil)
+	}
 }
 
 // expireDelayed drops waiting messages past their lifetime.
@@ -384,7 +576,14 @@ func (c *Community) expireDelayed(now Time) {
 	kept := c.delayed[:0]
 	for _, d := range c.delayed {
 		if now >= d.expires {
-			c.node.drop(wire.ReasonGapExpired)
+			switch d.kind {
+			case waitProof:
+				c.node.drop(wire.ReasonNotPermitted)
+			case waitTarget:
+				c.node.drop(wire.ReasonTargetExpired)
+			default:
+				c.node.drop(wire.ReasonGapExpired)
+			}
 			continue
 		}
 		kept = append(kept, d)
@@ -393,18 +592,27 @@ func (c *Community) expireDelayed(now Time) {
 	c.delayed = kept
 }
 
-// checkHistory applies last-sync's history rule; false means dropped.
-func (c *Community) checkHistory(from netip.AddrPort, m *Meta, member MemberID, gt uint64) bool {
+// checkHistory applies last-sync's history rule (per member, or per pair
+// of members of a double-signed type, key2 the second); false means
+// dropped.
+func (c *Community) checkHistory(from netip.AddrPort, m *Meta, member MemberID, key2 []byte, gt uint64) bool {
 	count := 0
 	var oldest, newest Record
-	c.store.ScanMember(member, m.Type, func(r *Record) bool {
-		if count == 0 {
-			oldest = *r
+	if m.DoubleSigned {
+		recs := c.pairRecords(m, member, IDOf(key2))
+		if count = len(recs); count > 0 {
+			oldest, newest = recs[0], recs[count-1]
 		}
-		newest = *r
-		count++
-		return true
-	})
+	} else {
+		c.store.ScanMember(member, m.Type, func(r *Record) bool {
+			if count == 0 {
+				oldest = *r
+			}
+			newest = *r
+			count++
+			return true
+		})
+	}
 	if count >= m.HistorySize && gt < oldest.GlobalTime {
 		if m.HistorySize == 1 {
 			c.node.send(from, m.Type, newest.Packet)
@@ -548,4 +756,52 @@ func (c *Community) RequestIdentity(to netip.AddrPort, member MemberID) {
 	b = wire.AppendMissingIdentity(b, &wire.MissingIdentity{Member: member})
 	n.send(to, wire.TypeMissingIdentity, b)
 	n.s.buf = b[:0]
+}
+
+// pairRecords returns the stored messages of double-signed type m whose
+// two members are a and b (in either order), by global time (Dispersy
+// counts last-sync history per unordered member pair).
+func (c *Community) pairRecords(m *Meta, a, b MemberID) []Record {
+	var out []Record
+	for _, first := range []MemberID{a, b} {
+		second := b
+		if first == b {
+			second = a
+		}
+		var recs []Record
+		c.store.ScanMember(first, m.Type, func(r *Record) bool {
+			rr := *r
+			rr.Packet = bytes.Clone(r.Packet)
+			recs = append(recs, rr)
+			return true
+		})
+		for _, r := range recs {
+			if p, ok := c.decodeStored(r.Packet); ok && IDOf(p.Key2) == second {
+				out = append(out, r)
+			}
+		}
+		if a == b {
+			break
+		}
+	}
+	slices.SortFunc(out, func(x, y Record) int {
+		if x.GlobalTime != y.GlobalTime {
+			return cmpU64(x.GlobalTime, y.GlobalTime)
+		}
+		return bytes.Compare(x.Member[:], y.Member[:])
+	})
+	return out
+}
+
+// keepNewestPair deletes the oldest messages of r's member pair beyond the
+// type's history size.
+func (c *Community) keepNewestPair(r *Record, m *Meta) {
+	p, ok := c.decodeStored(r.Packet)
+	if !ok {
+		return
+	}
+	recs := c.pairRecords(m, r.Member, IDOf(p.Key2))
+	for i := 0; i < len(recs)-m.HistorySize; i++ {
+		c.store.Delete(recs[i].Member, recs[i].GlobalTime)
+	}
 }

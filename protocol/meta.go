@@ -67,12 +67,39 @@ const (
 	ToCommunity
 )
 
+// ResolutionKind is a meta message's resolution policy: who may create
+// messages of the type.
+type ResolutionKind uint8
+
+// Resolution policies (Dispersy's resolution axis).
+const (
+	// Public messages may be created by anyone.
+	Public ResolutionKind = iota
+	// Linear messages need the permit permission of their type at their
+	// global time (granted by dispersy-authorize).
+	Linear
+	// Dynamic messages follow one of Meta.Policies, switched by
+	// dispersy-dynamic-settings messages from just after their global time.
+	Dynamic
+)
+
+// String names the policy as scenario files do.
+func (k ResolutionKind) String() string {
+	switch k {
+	case Linear:
+		return "linear"
+	case Dynamic:
+		return "dynamic"
+	}
+	return "public"
+}
+
 // MinSyncPriority is the lowest priority a message type may have and still
 // be offered in bloom-filter sync (Dispersy never syncs priority <= 32).
 const MinSyncPriority = 33
 
 // Meta describes one message type of a community: its name, its type byte
-// and its policy on each of Dispersy's axes (resolution is public).
+// and its policy on each of Dispersy's axes.
 type Meta struct {
 	// Name is unique in the community; names starting "dispersy-" are reserved.
 	Name string
@@ -101,7 +128,32 @@ type Meta struct {
 	// NodeCount is how many verified candidates a created ToCommunity
 	// message is pushed to.
 	NodeCount int
+	// Resolution is Public, Linear or Dynamic.
+	Resolution ResolutionKind
+	// Policies are a Dynamic type's policies, each Public or Linear; the
+	// first is in force until a dynamic-settings message switches it.
+	Policies []ResolutionKind
+	// Undoable lets messages of the type be undone (Dispersy's undo
+	// callback): by their creator (dispersy-undo-own), or by a member
+	// holding the undo permission (dispersy-undo-other).
+	Undoable bool
+	// DoubleSigned is DoubleMemberAuthentication: every message carries two
+	// members, its creator and a co-signer, and both sign the whole body;
+	// it is made with Community.RequestSignature.
+	DoubleSigned bool
 }
+
+// policyOf returns the policy a dynamic type's policy index names.
+func (m *Meta) policyOf(index uint8) ResolutionKind {
+	if int(index) < len(m.Policies) {
+		return m.Policies[index]
+	}
+	return Linear // not reached: indexes are checked on decoding
+}
+
+// permissioned reports whether who may create a message of the type
+// depends on the permission timeline.
+func (m *Meta) permissioned() bool { return m.Resolution != Public }
 
 // Stored reports whether messages of this type are kept and synchronised.
 func (m *Meta) Stored() bool { return m.Distribution != Direct }
@@ -112,8 +164,12 @@ func (m *Meta) Synced() bool { return m.Stored() && m.Priority >= MinSyncPriorit
 func (m *Meta) pruning() bool { return m.PruneInactive > 0 && m.PrunePruned > 0 }
 
 func (m *Meta) layout() wire.Layout {
-	return wire.Layout{Known: true, Signed: !m.Unsigned, Stored: m.Stored(),
-		Sequence: m.Distribution == FullSync && m.SequenceNumbers}
+	l := wire.Layout{Known: true, Signed: !m.Unsigned, Stored: m.Stored(),
+		Sequence: m.Distribution == FullSync && m.SequenceNumbers, Double: m.DoubleSigned}
+	if m.Resolution == Dynamic {
+		l.Policies = uint8(len(m.Policies))
+	}
+	return l
 }
 
 // identityMeta is Dispersy's dispersy-identity: last-sync, history 1,
@@ -121,14 +177,42 @@ func (m *Meta) layout() wire.Layout {
 var identityMeta = Meta{Name: "dispersy-identity", Type: wire.TypeIdentity, Distribution: LastSync,
 	Priority: 16, HistorySize: 1, Destination: ToCommunity}
 
+// Dispersy's permission messages, with Dispersy's policies: full-sync
+// with sequence numbers (destroy-community without), pushed to 10
+// candidates (destroy-community to 50), priority 128 (dynamic-settings 191
+// descending, destroy-community 192). Authorize, revoke and undo-own are
+// public (their own rules decide), undo-other, dynamic-settings and
+// destroy-community linear.
+var (
+	authorizeMeta = Meta{Name: "dispersy-authorize", Type: wire.TypeAuthorize, Distribution: FullSync,
+		SequenceNumbers: true, Priority: 128, Destination: ToCommunity, NodeCount: 10}
+	revokeMeta = Meta{Name: "dispersy-revoke", Type: wire.TypeRevoke, Distribution: FullSync,
+		SequenceNumbers: true, Priority: 128, Destination: ToCommunity, NodeCount: 10}
+	undoOwnMeta = Meta{Name: "dispersy-undo-own", Type: wire.TypeUndoOwn, Distribution: FullSync,
+		SequenceNumbers: true, Priority: 128, Destination: ToCommunity, NodeCount: 10}
+	undoOtherMeta = Meta{Name: "dispersy-undo-other", Type: wire.TypeUndoOther, Distribution: FullSync,
+		SequenceNumbers: true, Priority: 128, Destination: ToCommunity, NodeCount: 10, Resolution: Linear}
+	destroyMeta = Meta{Name: "dispersy-destroy-community", Type: wire.TypeDestroyCommunity, Distribution: FullSync,
+		Priority: 192, Destination: ToCommunity, NodeCount: 50, Resolution: Linear}
+	dynamicSettingsMeta = Meta{Name: "dispersy-dynamic-settings", Type: wire.TypeDynamicSettings, Distribution: FullSync,
+		SequenceNumbers: true, Priority: 191, Direction: Descending, Destination: ToCommunity, NodeCount: 10, Resolution: Linear}
+)
+
+// builtinMetas are Dispersy's stored message types every community has,
+// in the order they are offered among equal priorities.
+var builtinMetas = []*Meta{&authorizeMeta, &revokeMeta, &undoOwnMeta, &undoOtherMeta, &destroyMeta, &dynamicSettingsMeta}
+
 // Definition is the immutable set of message types of a community. Nodes
 // of one simulation share one Definition.
 type Definition struct {
 	metas   []Meta           // in definition order
 	byType  [256]int16       // index+1 into metas; 0 = undefined
-	synced  []*Meta          // synced metas, highest priority first (stable)
+	synced  []*Meta          // synced metas (Dispersy's own included), highest priority first (stable)
 	layouts wire.Layouts     // decoder layouts of the community types
 	byName  map[string]*Meta // by name
+	// permissioned are the community types whose verdicts the permission
+	// timeline decides (linear or dynamic resolution)
+	permissioned []*Meta
 }
 
 var errDefinition = errors.New("protocol: invalid community definition")
@@ -168,6 +252,22 @@ func NewDefinition(metas []Meta) (*Definition, error) {
 			bad(i, "pruning needs a sync distribution and 0 < inactive < pruned")
 		case m.NodeCount < 0:
 			bad(i, "node_count must be >= 0")
+		case m.Resolution > Dynamic:
+			bad(i, "unknown resolution policy %d", m.Resolution)
+		case m.Unsigned && (m.Resolution != Public || m.DoubleSigned):
+			bad(i, "unsigned (no-authentication) messages must be public and single-signed")
+		case m.Resolution == Dynamic && (len(m.Policies) == 0 || len(m.Policies) > 254):
+			bad(i, "dynamic resolution needs 1 to 254 policies, got %d", len(m.Policies))
+		case m.Resolution != Dynamic && len(m.Policies) > 0:
+			bad(i, "policies are for dynamic resolution only")
+		case slices.ContainsFunc(m.Policies, func(k ResolutionKind) bool { return k != Public && k != Linear }):
+			bad(i, "a dynamic policy must be public or linear")
+		case m.Resolution == Dynamic && !m.Undoable:
+			bad(i, "dynamic resolution needs undo (a policy switch undoes and redoes messages)")
+		case m.Undoable && !m.Stored():
+			bad(i, "only stored (full-sync or last-sync) messages can be undone")
+		case m.DoubleSigned && m.SequenceNumbers:
+			bad(i, "double-signed messages cannot have sequence numbers (a refused signature would leave a gap)")
 		default:
 			d.metas = append(d.metas, m)
 			mp := &d.metas[len(d.metas)-1]
@@ -186,15 +286,22 @@ func NewDefinition(metas []Meta) (*Definition, error) {
 		if m.Synced() {
 			d.synced = append(d.synced, m)
 		}
+		if m.permissioned() {
+			d.permissioned = append(d.permissioned, m)
+		}
 	}
 	d.byName[identityMeta.Name] = &identityMeta
+	for _, m := range builtinMetas {
+		d.byName[m.Name] = m
+		d.synced = append(d.synced, m)
+	}
 	slices.SortStableFunc(d.synced, func(a, b *Meta) int { return int(b.Priority) - int(a.Priority) })
 	return d, nil
 }
 
 // DefaultDefinition is the community a scenario without a community block
 // gets: one full-sync type "text" (type 1, priority 128, ascending, no
-// sequence numbers) pushed to 10 candidates.
+// sequence numbers, public, undoable) pushed to 10 candidates.
 func DefaultDefinition() *Definition {
 	d, err := NewDefinition([]Meta{TextMeta()})
 	if err != nil {
@@ -206,22 +313,48 @@ func DefaultDefinition() *Definition {
 // TextMeta is the default community's message type.
 func TextMeta() Meta {
 	return Meta{Name: "text", Type: 1, Distribution: FullSync, Priority: 128, Direction: Ascending,
-		Destination: ToCommunity, NodeCount: 10}
+		Destination: ToCommunity, NodeCount: 10, Undoable: true}
 }
 
 // Metas returns the community's message types in definition order.
 func (d *Definition) Metas() []Meta { return d.metas }
 
-// Meta returns the type named name (including dispersy-identity), or nil.
+// Meta returns the type named name (including Dispersy's stored types,
+// dispersy-identity, dispersy-authorize, ...), or nil.
 func (d *Definition) Meta(name string) *Meta { return d.byName[name] }
 
 // metaOf returns the meta of type byte t, or nil.
 func (d *Definition) metaOf(t wire.Type) *Meta {
-	if t == wire.TypeIdentity {
+	switch t {
+	case wire.TypeIdentity:
 		return &identityMeta
+	case wire.TypeAuthorize:
+		return &authorizeMeta
+	case wire.TypeRevoke:
+		return &revokeMeta
+	case wire.TypeUndoOwn:
+		return &undoOwnMeta
+	case wire.TypeUndoOther:
+		return &undoOtherMeta
+	case wire.TypeDestroyCommunity:
+		return &destroyMeta
+	case wire.TypeDynamicSettings:
+		return &dynamicSettingsMeta
 	}
 	if i := d.byType[t]; i > 0 {
 		return &d.metas[i-1]
 	}
 	return nil
+}
+
+// StoredMetas returns every stored type of the community: its own, then
+// Dispersy's permission messages, then dispersy-identity.
+func (d *Definition) StoredMetas() []*Meta {
+	var out []*Meta
+	for i := range d.metas {
+		if d.metas[i].Stored() {
+			out = append(out, &d.metas[i])
+		}
+	}
+	return append(append(out, builtinMetas...), &identityMeta)
 }

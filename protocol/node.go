@@ -100,6 +100,9 @@ type Options struct {
 	// OpenStore returns the store of a community the node joins; nil means
 	// a MemStore of its own. Not called on trackers.
 	OpenStore func(cid wire.CID) (Store, error)
+	// CoSign decides the signature requests for double-signed messages
+	// naming the node's member as co-signer; nil refuses them all.
+	CoSign CoSignFunc
 	// Scratch is the working memory for one call into the node; nil gives
 	// the node its own. Nodes that never run concurrently (all nodes of one
 	// simulation) may share one, which keeps it in the CPU cache.
@@ -121,6 +124,9 @@ type Scratch struct {
 	ans  SyncAnswer       // what the observer is told of the answer
 	negs []uint64         // the packets the answered filter did not show
 	put  Record           // the record being stored by onMessage
+	aux  wire.Packet      // stored packets decoded while verdicts are computed
+	made wire.Packet      // packets the node creates, decoded
+	in   wire.Packet      // the inner packet of a signature request or response
 	gts  []uint64
 	sel  []selItem
 	recs []Record
@@ -153,6 +159,7 @@ type Node struct {
 	obs      Observer
 	def      *Definition
 	open     func(cid wire.CID) (Store, error)
+	cosign   CoSignFunc
 	resume   []resumed
 	prefixes []netip.Prefix
 	trackers []netip.AddrPort
@@ -183,8 +190,9 @@ func (n *Node) ownKey(k []byte) bool {
 
 // resumed is a delayed packet whose dependency arrived.
 type resumed struct {
-	from netip.AddrPort
-	pkt  []byte
+	from    netip.AddrPort
+	pkt     []byte
+	delayed *delayedMsg // what it was waiting as
 }
 
 // Stats are a node's counters.
@@ -193,6 +201,7 @@ type Stats struct {
 	Accepted uint64                  // datagrams processed without a drop
 	Sent     uint64                  // datagrams sent
 	Dropped  [wire.NumReasons]uint64 // rejected datagrams by reason
+	Delayed  uint64                  // received messages held back for something missing (a later drop counts again)
 }
 
 // TotalDropped sums the drops over all reasons.
@@ -233,7 +242,7 @@ func NewNode(o Options) (*Node, error) {
 	}
 	n := &Node{
 		env: o.Env, cfg: o.Config, scheme: o.Scheme, key: o.Key, pub: o.Key.Public(), mid: IDOf(o.Key.Public()),
-		obs: obs, def: def, open: o.OpenStore,
+		obs: obs, def: def, open: o.OpenStore, cosign: o.CoSign,
 		prefixes: o.LANPrefixes, trackers: slices.Clone(o.Trackers), tracker: o.Tracker,
 		lan: o.LAN, wan: o.LAN, connType: wire.ConnUnknown,
 		s: o.Scratch,
@@ -312,6 +321,8 @@ func (n *Node) Join(cid wire.CID) (*Community, error) {
 		}
 		c.store = st
 		c.gt = st.GlobalTime()
+		c.loadPermissions()
+		c.loadDestroyed()
 		found := false
 		st.ScanMember(n.mid, wire.TypeIdentity, func(*Record) bool { found = true; return false })
 		if !found {
@@ -436,11 +447,20 @@ func (n *Node) HandlePacket(from netip.AddrPort, pkt []byte) {
 		return
 	}
 	n.handle(c, cid, from, pkt)
+	n.drainResume()
+}
+
+// drainResume handles the delayed packets whose dependency arrived (they
+// may resume others in turn).
+func (n *Node) drainResume() {
 	for len(n.resume) > 0 {
 		r := n.resume[0]
 		n.resume = n.resume[1:]
-		if c := n.Community(cid); c != nil {
+		cid, _, _ := wire.Peek(r.pkt)
+		if c := n.Community(cid); c != nil && !n.stopped {
+			c.retrying = r.delayed
 			n.handle(c, cid, r.from, r.pkt)
+			c.retrying = nil
 		}
 	}
 	n.resume = nil
@@ -464,16 +484,19 @@ func (n *Node) handle(c *Community, cid wire.CID, from netip.AddrPort, pkt []byt
 		// A copy of a stored packet is a duplicate, whatever its
 		// signature: it was verified when it was stored.
 		n.s.haveOld = false
-		if c != nil && c.store != nil && (p.Type < wire.FirstReservedType || p.Type == wire.TypeIdentity) &&
-			p.GlobalTime > 0 {
+		if c != nil && c.store != nil && c.def != nil && p.GlobalTime > 0 && storedType(c.def, p.Type) {
 			n.s.member = IDOf(p.Key)
 			n.s.old, n.s.haveOld = c.store.Get(n.s.member, p.GlobalTime)
 			if n.s.haveOld && bytes.Equal(n.s.old.Packet, pkt) {
+				if u := n.s.old.Undone; u != 0 && u != UndoneByTimeline {
+					c.sendUndoOf(from, &n.s.old)
+				}
 				n.drop(wire.ReasonDuplicate)
 				return
 			}
 		}
-		if !n.scheme.Verify(p.Key, p.Body, p.Signature) {
+		if !n.scheme.Verify(p.Key, p.Body, p.Signature) ||
+			(p.Key2 != nil && !n.scheme.Verify(p.Key2, p.Body, p.Signature2)) {
 			n.drop(wire.ReasonBadSignature)
 			return
 		}
@@ -490,11 +513,18 @@ func (n *Node) handle(c *Community, cid wire.CID, from netip.AddrPort, pkt []byt
 			return
 		}
 	}
-	before := n.dropped
+	before, delayed := n.dropped, n.stats.Delayed
 	c.handle(from, p, pkt)
-	if n.dropped == before {
+	if n.dropped == before && n.stats.Delayed == delayed {
 		n.stats.Accepted++
 	}
+}
+
+// storedType reports whether messages of type t are stored in a
+// community of definition d.
+func storedType(d *Definition, t wire.Type) bool {
+	m := d.metaOf(t)
+	return m != nil && m.Stored()
 }
 
 func reasonOf(err error) wire.Reason {

@@ -26,10 +26,19 @@ type Record struct {
 	Sequence uint32
 	// Digest is PacketDigest(Packet), the key of the message in sync bloom filters.
 	Digest uint64
+	// Undone is 0 for a message in force; otherwise it is undone, and
+	// Undone is the ID of the undo message that undid it, or
+	// UndoneByTimeline when the permission timeline refuses it. Undone
+	// messages stay stored but are not synchronised.
+	Undone uint64
 	// Packet is the complete signed packet. A store copies it on Put; the
 	// slice a store hands out is read-only and valid while the message is stored.
 	Packet []byte
 }
+
+// UndoneByTimeline is Record.Undone of a message undone because the
+// permission timeline refuses it (Dispersy writes 1).
+const UndoneByTimeline = ^uint64(0)
 
 // ErrExists is returned by Store.Put when the store already holds a
 // message of the same member at the same global time.
@@ -40,9 +49,12 @@ var ErrExists = errors.New("protocol: a message of this member at this global ti
 // a store at a time. storetest.Run is the conformance suite every
 // implementation must pass.
 type Store interface {
-	// Put stores r (copying r.Packet) and returns its ID, or ErrExists. On
-	// success it also sets r.ID.
+	// Put stores r (copying r.Packet, keeping r.Undone) and returns its
+	// ID, or ErrExists. On success it also sets r.ID.
 	Put(r *Record) (uint64, error)
+	// SetUndone sets the Undone mark of the message member created at gt
+	// (0: in force again) and reports whether there is one.
+	SetUndone(member MemberID, gt uint64, by uint64) bool
 	// Get returns the message member created at global time gt.
 	Get(member MemberID, gt uint64) (Record, bool)
 	// Delete removes the message member created at gt and reports whether
@@ -83,8 +95,8 @@ func PacketDigest(pkt []byte) uint64 { return siphash.Hash(digestKey0, digestKey
 // time and digest (and the packet of the few that are sent).
 type DigestScanner interface {
 	// AppendDigests appends to dst the ID, global time and digest of every
-	// message of type meta with lo <= global time <= hi, in Scan's
-	// ascending order, and returns the extended slice.
+	// message of type meta with lo <= global time <= hi that is not
+	// undone, in Scan's ascending order, and returns the extended slice.
 	AppendDigests(dst []DigestEntry, meta wire.Type, lo, hi uint64) []DigestEntry
 	// PacketOf returns the stored packet with ID id.
 	PacketOf(id uint64) []byte

@@ -323,6 +323,9 @@ func (c *Community) selectAndFix(gt uint64, n int, higher bool, out []selItem) (
 	for _, m := range c.def.synced {
 		got := 0
 		add := func(r *Record) bool {
+			if r.Undone != 0 {
+				return true // undone messages are not synchronised
+			}
 			out = append(out, selItem{gt: r.GlobalTime, digest: r.Digest})
 			got++
 			return got <= n
@@ -414,7 +417,7 @@ func (c *Community) selectRange(gt uint64, n int, higher bool, acc uint64, out [
 // the candidate the filter was sent to.
 func (c *Community) syncStored(r *Record, m *Meta, from netip.AddrPort) {
 	sc := c.sc
-	if sc == nil || !m.Synced() || r.GlobalTime < sc.lo || r.GlobalTime > sc.hi ||
+	if sc == nil || !m.Synced() || r.Undone != 0 || r.GlobalTime < sc.lo || r.GlobalTime > sc.hi ||
 		(r.GlobalTime+uint64(sc.offset))%uint64(sc.modulo) != 0 {
 		return
 	}
@@ -665,7 +668,9 @@ func (c *Community) offer(a *offer, m *Meta, lo, hi, mod, off uint64, f *syncFil
 	}
 	recs := n.s.recs[:0]
 	c.store.Scan(m.Type, lo, hi, desc, func(r *Record) bool {
-		recs = append(recs, *r)
+		if r.Undone == 0 { // undone messages are not synchronised
+			recs = append(recs, *r)
+		}
 		return true
 	})
 	if m.Direction == Random {

@@ -121,6 +121,11 @@ func (p *pair) introRequest(gt uint64, sync *wire.SyncBlock, keys ...[]byte) {
 // whose header carries global time gt, with sync (nil: none) and a filter
 // holding keys.
 func introRequestPacket(n, to *Node, gt uint64, sync *wire.SyncBlock, keys ...[]byte) []byte {
+	return introRequestIn(testCID, n, to, gt, sync, keys...)
+}
+
+// introRequestIn is introRequestPacket in community cid.
+func introRequestIn(cid wire.CID, n, to *Node, gt uint64, sync *wire.SyncBlock, keys ...[]byte) []byte {
 	f := newSyncFilter(4096, 10, 'x')
 	for _, k := range keys {
 		f.add(messageDigest(k, n.scheme.SignatureLen()))
@@ -131,7 +136,7 @@ func introRequestPacket(n, to *Node, gt uint64, sync *wire.SyncBlock, keys ...[]
 		sb.Functions, sb.Bits, sb.Prefix = 10, 4096, 'x'
 		req.Sync = &sb
 	}
-	b := wire.AppendHeader(nil, wire.CommunityVersion, testCID, wire.TypeIntroductionRequest)
+	b := wire.AppendHeader(nil, wire.CommunityVersion, cid, wire.TypeIntroductionRequest)
 	b = wire.AppendMember(b, n.pub)
 	b = wire.AppendGlobalTime(b, gt)
 	b = wire.AppendIntroRequest(b, &req)

@@ -57,21 +57,29 @@ type Community struct {
 	freeCaches []*introCache
 	punches    []*punch
 
-	def       *Definition
-	store     Store
-	gt        uint64     // highest stored global time (Dispersy's _global_time)
-	sc        *syncCache // the last sync filter sent
-	skip      int        // skip-curve counter
-	nrSync    int        // Dispersy's _nrsyncpackets
-	acc       uint64     // cached acceptable global time
-	median    uint64     // the verified candidates' median global time behind acc
-	unpushed  []*unpushed
-	accAt     Time
-	accValid  bool
-	delayed   []*delayedMsg
-	msPending []msRequest
-	msTimer   Timer
-	msFlushFn func()
+	def      *Definition
+	store    Store
+	gt       uint64     // highest stored global time (Dispersy's _global_time)
+	sc       *syncCache // the last sync filter sent
+	skip     int        // skip-curve counter
+	nrSync   int        // Dispersy's _nrsyncpackets
+	acc      uint64     // cached acceptable global time
+	median   uint64     // the verified candidates' median global time behind acc
+	unpushed []*unpushed
+	accAt    Time
+	accValid bool
+	delayed  []*delayedMsg
+	retrying *delayedMsg          // the delayed message being handled again
+	tl       *timeline            // the permission timeline (nil on a tracker)
+	undos    map[msgRef][]undoRef // stored undo messages by target
+	pending  *permMsg             // the permission message admit checked, for applied
+	// pendingUndo is the undo admit checked, for applied
+	pendingUndo undoRef
+	destroyed   []byte    // the destroy-community packet once the community is hard-killed
+	cosigns     []*cosign // open signature requests
+	msPending   []msRequest
+	msTimer     Timer
+	msFlushFn   func()
 
 	stepTimer    Timer
 	insertTimer  Timer
@@ -107,6 +115,9 @@ func (c *Community) now() Time { return c.node.env.Now() }
 
 func (c *Community) start() {
 	n := c.node
+	if c.destroyed != nil {
+		return // a destroyed community does not walk
+	}
 	if n.tracker {
 		// trackers never walk; they only drop obsolete candidates periodically
 		c.stepTimer = n.env.AfterFunc(n.cfg.WalkInterval, c.stepFn)
@@ -167,6 +178,10 @@ func (c *Community) stop() {
 			t.Stop()
 		}
 	}
+	for _, cs := range c.cosigns {
+		cs.timer.Stop()
+	}
+	c.cosigns = nil
 	for _, ic := range c.caches {
 		ic.timer.Stop()
 	}
@@ -558,6 +573,10 @@ func (c *Community) introTimeout(ic *introCache) {
 }
 
 func (c *Community) handle(from netip.AddrPort, p *wire.Packet, pkt []byte) {
+	if c.destroyed != nil {
+		c.onDestroyed(from, p)
+		return
+	}
 	switch p.Type {
 	case wire.TypeIntroductionRequest:
 		c.onIntroRequest(from, p)
@@ -573,6 +592,17 @@ func (c *Community) handle(from netip.AddrPort, p *wire.Packet, pkt []byte) {
 		c.onMissingMessage(from, p)
 	case wire.TypeMissingIdentity:
 		c.onMissingIdentity(from, p)
+	case wire.TypeMissingProof, wire.TypeSignatureRequest, wire.TypeSignatureResponse:
+		switch {
+		case c.store == nil:
+			c.node.drop(wire.ReasonNotWanted) // a tracker holds no messages
+		case p.Type == wire.TypeMissingProof:
+			c.onMissingProof(from, p)
+		case p.Type == wire.TypeSignatureRequest:
+			c.onSignatureRequest(from, p)
+		default:
+			c.onSignatureResponse(from, p)
+		}
 	default:
 		if c.def == nil {
 			c.node.drop(wire.ReasonNotWanted)

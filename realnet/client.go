@@ -116,3 +116,47 @@ func (c *Client) AllMessages(ctx context.Context, community string, since uint64
 		since = p.Messages[len(p.Messages)-1].GlobalTime
 	}
 }
+
+// Authorize grants permissions and returns the authorize once durable.
+func (c *Client) Authorize(ctx context.Context, req PermissionRequest) (Message, error) {
+	var m Message
+	err := c.do(ctx, http.MethodPost, "/v1/authorize", req, &m)
+	return m, err
+}
+
+// Revoke revokes permissions and returns the revoke once durable.
+func (c *Client) Revoke(ctx context.Context, req PermissionRequest) (Message, error) {
+	var m Message
+	err := c.do(ctx, http.MethodPost, "/v1/revoke", req, &m)
+	return m, err
+}
+
+// Undo undoes a message and returns the undo once durable.
+func (c *Client) Undo(ctx context.Context, req UndoRequest) (Message, error) {
+	var m Message
+	err := c.do(ctx, http.MethodPost, "/v1/undo", req, &m)
+	return m, err
+}
+
+// Destroy destroys a community and returns the destroy message once durable.
+func (c *Client) Destroy(ctx context.Context, req DestroyRequest) (Message, error) {
+	var m Message
+	err := c.do(ctx, http.MethodPost, "/v1/destroy", req, &m)
+	return m, err
+}
+
+// Permitted asks whether member holds permission on message now.
+func (c *Client) Permitted(ctx context.Context, community, member, message, permission string) (Permitted, error) {
+	q := url.Values{}
+	if community != "" {
+		q.Set("community", community)
+	}
+	q.Set("member", member)
+	q.Set("message", message)
+	if permission != "" {
+		q.Set("permission", permission)
+	}
+	var p Permitted
+	err := c.do(ctx, http.MethodGet, "/v1/permitted?"+q.Encode(), nil, &p)
+	return p, err
+}

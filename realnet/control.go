@@ -26,7 +26,8 @@ import (
 //	POST /v1/publish   PublishRequest                 Message (once durable)
 //	GET  /v1/messages?community=ID&since=GT&limit=N   MessagePage
 //
-// Errors come back with a 4xx or 5xx status and an ErrorResponse.
+// and the permission endpoints of permcontrol.go. Errors come back with a
+// 4xx or 5xx status and an ErrorResponse.
 
 // PublishRequest is the body of POST /v1/publish.
 type PublishRequest struct {
@@ -181,6 +182,7 @@ func (p *Peer) ControlHandler() http.Handler {
 		page, err := p.Messages(cid, q.Since, q.Limit)
 		reply(w, page, err)
 	})
+	p.permissionRoutes(mux)
 	return mux
 }
 
@@ -189,8 +191,12 @@ func reply(w http.ResponseWriter, v any, err error) {
 	if err != nil {
 		code := http.StatusInternalServerError
 		switch {
-		case errors.Is(err, ErrUnknownCommunity):
+		case errors.Is(err, ErrUnknownCommunity), errors.Is(err, ErrUnknownMember), errors.Is(err, ErrUnknownMessage):
 			code = http.StatusNotFound
+		case errors.Is(err, ErrNotPermitted):
+			code = http.StatusForbidden
+		case errors.Is(err, ErrDestroyed):
+			code = http.StatusConflict
 		case errors.Is(err, errBadRequest), errors.Is(err, ErrUnknownType), errors.Is(err, ErrTooLarge):
 			code = http.StatusBadRequest
 		case errors.Is(err, ErrClosed):

@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/dispersy-go/dispersy/protocol"
 )
 
 func TestParsePublishRequest(t *testing.T) {
@@ -95,6 +97,114 @@ func FuzzParseMessagesQuery(f *testing.F) {
 		mq, err := ParseMessagesQuery(q)
 		if err == nil && (mq.Limit < 1 || mq.Limit > MaxMessageLimit) {
 			t.Fatalf("accepted limit %d", mq.Limit)
+		}
+	})
+}
+
+func TestParsePermissionRequest(t *testing.T) {
+	key, mid, cid := strings.Repeat("ab", 32), strings.Repeat("cd", 20), strings.Repeat("ef", 20)
+	tests := []struct {
+		body  string
+		perms protocol.Permission
+		want  string
+	}{
+		{`{"member":"` + key + `","message":"protected-text"}`, protocol.PermitPerm, ""},
+		{`{"community":"` + cid + `","member":"` + mid + `","message":"text","permissions":["undo","authorize"]}`,
+			protocol.UndoPerm | protocol.AuthorizePerm, ""},
+		{`{"member":"` + key + `","message":"t","permissions":["permit","delete"]}`, 0, `permission "delete"`},
+		{`{"member":"abc","message":"t"}`, 0, "public key or a 40-hex-digit member id"},
+		{`{"member":"` + key + `"}`, 0, "no message type"},
+		{`{"member":"` + key + `","message":"t","community":"zz"}`, 0, "40 hex digits"},
+		{`{"member":"` + key + `","message":"t","extra":true}`, 0, "unknown field"},
+		{`{"member":"` + key + `","message":"t"}{}`, 0, "data after"},
+	}
+	for _, tt := range tests {
+		req, err := ParsePermissionRequest([]byte(tt.body))
+		switch {
+		case tt.want == "" && (err != nil || req.Perms() != tt.perms):
+			t.Errorf("ParsePermissionRequest(%.50q) = %v, %v; want %v", tt.body, req.Perms(), err, tt.perms)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want) || !errors.Is(err, errBadRequest)):
+			t.Errorf("ParsePermissionRequest(%.50q) = %v, want a bad-request error containing %q", tt.body, err, tt.want)
+		}
+	}
+}
+
+func TestParseUndoRequest(t *testing.T) {
+	mid := strings.Repeat("cd", 20)
+	tests := []struct {
+		body string
+		gt   uint64
+		want string
+	}{
+		{`{"id":"` + mid + `:42"}`, 42, ""},
+		{`{"id":"` + mid + `"}`, 0, "MEMBER:GLOBALTIME"},
+		{`{"id":"` + mid + `:0"}`, 0, "above 0"},
+		{`{"id":"` + mid + `:x"}`, 0, "above 0"},
+		{`{"id":"zz:1"}`, 0, "MEMBER:GLOBALTIME"},
+		{`{"id":"` + mid + `:1","more":1}`, 0, "unknown field"},
+	}
+	for _, tt := range tests {
+		_, _, gt, err := ParseUndoRequest([]byte(tt.body))
+		switch {
+		case tt.want == "" && (err != nil || gt != tt.gt):
+			t.Errorf("ParseUndoRequest(%.50q) = %d, %v", tt.body, gt, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+			t.Errorf("ParseUndoRequest(%.50q) = %v, want an error containing %q", tt.body, err, tt.want)
+		}
+	}
+}
+
+func TestParsePermittedQuery(t *testing.T) {
+	mid := strings.Repeat("cd", 20)
+	for _, tt := range []struct {
+		query string
+		perm  protocol.Permission
+		want  string
+	}{
+		{"member=" + mid + "&message=t", protocol.PermitPerm, ""},
+		{"member=" + mid + "&message=t&permission=undo", protocol.UndoPerm, ""},
+		{"member=" + mid + "&message=t&permission=all", 0, `permission "all"`},
+		{"member=" + mid, 0, "no message type"},
+		{"message=t", 0, "member"},
+		{"member=" + mid + "&message=t&x=1", 0, `unknown parameter "x"`},
+	} {
+		q, _ := url.ParseQuery(tt.query)
+		pq, err := ParsePermittedQuery(q)
+		switch {
+		case tt.want == "" && (err != nil || pq.Permission != tt.perm):
+			t.Errorf("ParsePermittedQuery(%q) = %+v, %v", tt.query, pq, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+			t.Errorf("ParsePermittedQuery(%q) = %v, want an error containing %q", tt.query, err, tt.want)
+		}
+	}
+}
+
+func FuzzParsePermissionRequest(f *testing.F) {
+	for _, s := range []string{`{"member":"` + strings.Repeat("ab", 32) + `","message":"t","permissions":["undo"]}`, `{"member":1}`, `{`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		req, err := ParsePermissionRequest(body)
+		if err != nil {
+			return
+		}
+		if req.Message == "" || req.Perms() == 0 || req.Perms()&^(protocol.PermitPerm|protocol.AuthorizePerm|protocol.RevokePerm|protocol.UndoPerm) != 0 {
+			t.Fatalf("accepted request %+v", req)
+		}
+		if checkMember(req.Member) != nil || checkCommunity(req.Community) != nil {
+			t.Fatalf("accepted member %q or community %q", req.Member, req.Community)
+		}
+	})
+}
+
+func FuzzParseUndoRequest(f *testing.F) {
+	for _, s := range []string{`{"id":"` + strings.Repeat("cd", 20) + `:42"}`, `{"id":":"}`, `{"community":"","id":"a:b"}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		_, _, gt, err := ParseUndoRequest(body)
+		if err == nil && gt == 0 {
+			t.Fatal("accepted global time 0")
 		}
 	})
 }

@@ -41,8 +41,15 @@ func fastConfig() protocol.Config {
 
 func startNet(t *testing.T, peers int) *testNet {
 	t.Helper()
+	return startNetWith(t, peers, wire.CID{0xD1, 0x5B, 0x09}, nil)
+}
+
+// startNetWith is startNet in community cid, mod adjusting each peer's
+// configuration.
+func startNetWith(t *testing.T, peers int, cid wire.CID, mod func(i int, pc *PeerConfig)) *testNet {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	tn := &testNet{t: t, cfg: fastConfig(), cid: wire.CID{0xD1, 0x5B, 0x09}, cancel: cancel}
+	tn := &testNet{t: t, cfg: fastConfig(), cid: cid, cancel: cancel}
 	var err error
 	tn.tracker, err = NewPeer(PeerConfig{Listen: "127.0.0.1:0", Tracker: true, Config: tn.cfg})
 	if err != nil {
@@ -51,8 +58,12 @@ func startNet(t *testing.T, peers int) *testNet {
 	tn.run(ctx, tn.tracker)
 	dir := t.TempDir()
 	for i := range peers {
-		p, err := NewPeer(PeerConfig{Listen: "127.0.0.1:0", Trackers: []netip.AddrPort{tn.tracker.Addr()},
-			Communities: []wire.CID{tn.cid}, Config: tn.cfg, StorePath: filepath.Join(dir, fmt.Sprintf("peer%d.db", i))})
+		pc := PeerConfig{Listen: "127.0.0.1:0", Trackers: []netip.AddrPort{tn.tracker.Addr()},
+			Communities: []wire.CID{tn.cid}, Config: tn.cfg, StorePath: filepath.Join(dir, fmt.Sprintf("peer%d.db", i))}
+		if mod != nil {
+			mod(i, &pc)
+		}
+		p, err := NewPeer(pc)
 		if err != nil {
 			t.Fatal(err)
 		}

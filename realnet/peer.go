@@ -48,7 +48,15 @@ type PeerConfig struct {
 	// protocol.DefaultTrackerCleanupInterval and DefaultTrackerStrikes).
 	TrackerCleanup time.Duration
 	TrackerStrikes int
+	// Masters are community master keys: the peer serves each one's
+	// community (its id is the key's SHA-1) and founds it, its member
+	// getting every permission from the master (protocol.Community.Found;
+	// done once, kept in the store).
+	Masters []protocol.PrivateKey
 }
+
+// timeNow is the wall clock of the group commit's timing.
+var timeNow = time.Now
 
 // DefaultFlushDelay is how long received messages may wait for a commit.
 const DefaultFlushDelay = time.Second
@@ -117,7 +125,12 @@ func NewPeer(pc PeerConfig) (*Peer, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	p := &Peer{addr: lan, cfg: pc, log: log, def: protocol.DefaultDefinition()}
+	for _, k := range pc.Masters {
+		if cid := wire.CID(protocol.IDOf(k.Public())); !slices.Contains(pc.Communities, cid) && !pc.Tracker {
+			pc.Communities = append(pc.Communities, cid)
+		}
+	}
+	p := &Peer{addr: lan, cfg: pc, log: log, def: PeerDefinition()}
 	p.env = NewEnv(conn)
 	p.env.AfterCall = p.afterCall
 	p.metrics = newMetrics(p.typeName, p.snapshot)
@@ -172,6 +185,18 @@ func NewPeer(pc PeerConfig) (*Peer, error) {
 			p.closeDB()
 			return nil, fmt.Errorf("community %s: %w", hex.EncodeToString(cid[:]), err)
 		}
+	}
+	for _, k := range pc.Masters {
+		if pc.Tracker {
+			break
+		}
+		cid := wire.CID(protocol.IDOf(k.Public()))
+		if err := node.Community(cid).Found(k); err != nil {
+			node.Stop()
+			p.closeDB()
+			return nil, fmt.Errorf("community %s: %w", hex.EncodeToString(cid[:]), err)
+		}
+		log.Info("founded community", "community", hex.EncodeToString(cid[:]))
 	}
 	ok = true
 	return p, nil
@@ -353,50 +378,13 @@ func (p *Peer) Publish(ctx context.Context, cid wire.CID, meta string, payload [
 	if len(payload) > MaxPayload {
 		return Message{}, fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, len(payload), MaxPayload)
 	}
-	done := make(chan error, 1)
-	var msg Message
-	var perr error
-	err := p.Do(func(n *protocol.Node) {
-		c := n.Community(cid)
-		if c == nil || n.IsTracker() {
-			perr = fmt.Errorf("%w: %s", ErrUnknownCommunity, hex.EncodeToString(cid[:]))
-			return
-		}
+	return p.durably(ctx, cid, "publish", func(c *protocol.Community) (protocol.Record, error) {
 		m := c.Definition().Meta(meta)
-		if m == nil || m.Type == wire.TypeIdentity {
-			perr = fmt.Errorf("%w %q (this community has %s)", ErrUnknownType, meta, strings.Join(p.typeNames(), ", "))
-			return
+		if m == nil || m.Type >= wire.FirstReservedType {
+			return protocol.Record{}, fmt.Errorf("%w %q (this community has %s)", ErrUnknownType, meta, strings.Join(p.typeNames(), ", "))
 		}
-		r, err := c.Publish(meta, payload)
-		if err != nil {
-			perr = err
-			return
-		}
-		msg = p.message(cid, &r)
-		if p.db == nil || !m.Stored() {
-			done <- nil
-			return
-		}
-		if len(p.waiters) == 0 {
-			p.firstWait = time.Now()
-		}
-		p.waiters = append(p.waiters, done)
+		return c.Publish(meta, payload)
 	})
-	if err != nil {
-		return Message{}, err
-	}
-	if perr != nil {
-		return Message{}, perr
-	}
-	select {
-	case err := <-done:
-		if err != nil {
-			return Message{}, fmt.Errorf("publish %s: not stored: %w", msg.ID, err)
-		}
-		return msg, nil
-	case <-ctx.Done():
-		return Message{}, fmt.Errorf("publish %s: durability not confirmed: %w", msg.ID, ctx.Err())
-	}
 }
 
 func (p *Peer) typeNames() []string {
@@ -417,18 +405,26 @@ type Message struct {
 	GlobalTime uint64 `json:"global_time"`
 	Type       string `json:"type"`
 	Sequence   uint32 `json:"sequence,omitempty"`
-	// Payload is the message's payload; Text repeats it when it is UTF-8.
+	// Payload is the message's payload; Text repeats it when it is UTF-8,
+	// or describes a permission message.
 	Payload []byte `json:"payload"`
 	Text    string `json:"text,omitempty"`
+	// State is the peer's verdict: in-force, undone (by an undo message)
+	// or refused (by the permission timeline).
+	State string `json:"state"`
 }
 
-func (p *Peer) message(cid wire.CID, r *protocol.Record) Message {
+func (p *Peer) message(c *protocol.Community, r *protocol.Record) Message {
+	cid := c.CID()
 	m := Message{ID: MessageID(r.Member, r.GlobalTime), Community: hex.EncodeToString(cid[:]),
-		Member: hex.EncodeToString(r.Member[:]), GlobalTime: r.GlobalTime, Type: p.typeName(r.Meta), Sequence: r.Sequence}
+		Member: hex.EncodeToString(r.Member[:]), GlobalTime: r.GlobalTime, Type: p.typeName(r.Meta), Sequence: r.Sequence,
+		State: c.VerdictOf(r.Member, r.GlobalTime).String()}
 	var pk wire.Packet
 	if err := wire.DecodeWith(r.Packet, protocol.Ed25519{}.SignatureLen(), protocol.KeyLen, p.def.Layouts(), &pk); err == nil {
 		m.Payload = bytes.Clone(pk.Payload)
-		if utf8.Valid(m.Payload) {
+		if d := describe(p.def, &pk); d != "" {
+			m.Text = d
+		} else if utf8.Valid(m.Payload) {
 			m.Text = string(m.Payload)
 		}
 	}
@@ -461,8 +457,8 @@ func (p *Peer) Messages(cid wire.CID, since uint64, limit int) (MessagePage, err
 			return
 		}
 		var recs []protocol.Record
-		for _, m := range c.Definition().Metas() {
-			if !m.Stored() || since == ^uint64(0) {
+		for _, m := range c.Definition().StoredMetas() {
+			if m.Type == wire.TypeIdentity || since == ^uint64(0) {
 				continue
 			}
 			got := 0
@@ -494,7 +490,7 @@ func (p *Peer) Messages(cid wire.CID, since uint64, limit int) (MessagePage, err
 		}
 		page.Messages = make([]Message, 0, len(recs))
 		for i := range recs {
-			page.Messages = append(page.Messages, p.message(cid, &recs[i]))
+			page.Messages = append(page.Messages, p.message(c, &recs[i]))
 		}
 	})
 	if err != nil {

@@ -10,7 +10,10 @@ import (
 
 // Status is what `peer status` reports of a running peer.
 type Status struct {
-	Member         string            `json:"member"`
+	Member string `json:"member"`
+	// PublicKey is the member's public key, which permission requests
+	// for this member name.
+	PublicKey      string            `json:"public_key"`
 	Tracker        bool              `json:"tracker"`
 	LAN            string            `json:"lan"`
 	WAN            string            `json:"wan"`
@@ -38,6 +41,10 @@ type CommunityStatus struct {
 	Messages map[string]int `json:"messages"`
 	Sync     SyncStats      `json:"sync"`
 	Steps    uint64         `json:"walk_steps"`
+	// Master is the community's master member id (the community id).
+	Master string `json:"master"`
+	// Destroyed reports a community destroyed by dispersy-destroy-community.
+	Destroyed bool `json:"destroyed,omitempty"`
 }
 
 // PeerStatus is one candidate.
@@ -83,7 +90,7 @@ func (p *Peer) status() *Status {
 	cfg := n.Config()
 	ns := n.Stats()
 	st := &Status{
-		Member: hex.EncodeToString(p.memberID()), Tracker: n.IsTracker(),
+		Member: hex.EncodeToString(p.memberID()), PublicKey: hex.EncodeToString(n.PublicKey()), Tracker: n.IsTracker(),
 		LAN: n.LAN().String(), WAN: n.WAN().String(), ConnectionType: n.ConnType().String(),
 		Uptime: time.Since(p.started).Round(time.Second).String(),
 		Drops:  map[string]uint64{},
@@ -110,7 +117,8 @@ func (p *Peer) status() *Status {
 	for _, c := range n.Communities() {
 		cid := c.CID()
 		cs := CommunityStatus{ID: hex.EncodeToString(cid[:]), GlobalTime: c.GlobalTime(), Steps: c.Steps(),
-			Candidates: map[string]int{}, Messages: map[string]int{}, Peers: []PeerStatus{}}
+			Candidates: map[string]int{}, Messages: map[string]int{}, Peers: []PeerStatus{},
+			Master: hex.EncodeToString(cid[:]), Destroyed: c.Destroyed()}
 		for _, x := range c.Candidates() {
 			cat := x.Category(now, cfg)
 			if cat == protocol.CategoryNone {
@@ -121,9 +129,9 @@ func (p *Peer) status() *Status {
 		}
 		if s := c.Store(); s != nil {
 			cs.Messages["dispersy-identity"] = s.Count(wire.TypeIdentity)
-			for _, m := range c.Definition().Metas() {
-				if m.Stored() {
-					cs.Messages[m.Name] = s.Count(m.Type)
+			for _, m := range c.Definition().StoredMetas() {
+				if n := s.Count(m.Type); n > 0 || m.Type < wire.FirstReservedType {
+					cs.Messages[m.Name] = n
 				}
 			}
 		}

@@ -107,7 +107,8 @@ type run struct {
 	maxHeap    uint64
 
 	sync          *syncState
-	workloadTotal int // stored messages the workload publishes, less those skipped
+	workloadTotal int        // stored messages the workload publishes, less those skipped
+	perm          *permState // nil without permissions (permissions.go)
 	churn         *churnState
 	series        *seriesState
 	failed        error // a driver event's failure (see must)
@@ -249,6 +250,7 @@ func (r *run) build() error {
 		return fmt.Errorf("%s: community: %w", s.File, err)
 	}
 	r.sync = newSyncState(r.def, total, s.Nodes)
+	r.setupPermissions(r.scheme)
 	r.nodes = make([]*node, 0, total)
 	r.punct = newPunctureTracker(r)
 	r.pq = newAsyncPuncture(r.punct)
@@ -281,6 +283,9 @@ func (r *run) build() error {
 			}
 		}
 	}
+	if err := r.found(); err != nil {
+		return err
+	}
 	r.watchConnect()
 	if err := r.schedule(); err != nil {
 		return err
@@ -288,7 +293,10 @@ func (r *run) build() error {
 	if err := r.churn.schedule(); err != nil {
 		return err
 	}
-	return r.scheduleTimeline()
+	if err := r.scheduleTimeline(); err != nil {
+		return err
+	}
+	return r.schedulePermissions()
 }
 
 // addNode adds a host and its node record (not started: see up and
@@ -346,7 +354,7 @@ func (r *run) startNode(nd *node) error {
 	nd.node = pn
 	h.SetHandler(pn.HandlePacket)
 	if !nd.tracker {
-		if _, err := pn.Join(CommunityID()); err != nil {
+		if _, err := pn.Join(r.communityID()); err != nil {
 			return fmt.Errorf("%s: node %d: %w", r.s.File, nd.index, err)
 		}
 	}
@@ -383,7 +391,12 @@ func (o *observer) Introducing(_ wire.CID, requester, introduced netip.AddrPort)
 
 func (o *observer) ConnTypeChanged(wire.ConnType) {}
 
-func (o *observer) MessageStored(_ wire.CID, rec *protocol.Record) { o.r.sync.stored(o.r, o.n, rec) }
+func (o *observer) MessageStored(_ wire.CID, rec *protocol.Record) {
+	o.r.sync.stored(o.r, o.n, rec)
+	if o.r.perm != nil {
+		o.r.perm.stored(o.r, o.n, rec)
+	}
+}
 
 func (o *observer) DirectReceived(wire.CID, wire.Type, []byte) {}
 

@@ -100,7 +100,7 @@ func (ss *seriesState) finish(r *run, end time.Duration) []TimePoint {
 // walkerCounts counts, over the online peers, those with a non-tracker
 // walk candidate, and their walk and stumble candidates.
 func (r *run) walkerCounts() (connected, verified int) {
-	cid := CommunityID()
+	cid := r.communityID()
 	for _, nd := range r.peers {
 		if !nd.online {
 			continue

@@ -40,6 +40,8 @@ type Summary struct {
 	Partitions []PartitionSummary `json:"partitions"`
 	// Series is the time series (timeseries.csv; not in the JSON).
 	Series []TimePoint `json:"-"`
+	// Permissions measures a scenario with permissions (absent without).
+	Permissions *PermissionsSummary `json:"permissions,omitempty"`
 
 	// DeliveredPerWallSecond is the engine's throughput.
 	DeliveredPerWallSecond float64 `json:"delivered_per_wall_second"`
@@ -216,15 +218,16 @@ func (r *run) summary(crypto string, end time.Duration) *Summary {
 	s.Series = r.series.finish(r, end)
 	s.Churn = r.churn.finish()
 	s.Partitions = r.churn.partitions
+	s.Permissions = r.permissionsSummary()
 	return s
 }
 
 // connected reports whether peer nd has a non-tracker candidate in the
 // walk category.
-func connected(nd *node) bool {
+func connected(nd *node, cid wire.CID) bool {
 	n := nd.node
 	now, cfg := n.Now(), n.Config()
-	for _, x := range n.Community(CommunityID()).Candidates() {
+	for _, x := range n.Community(cid).Candidates() {
 		if !x.Tracker && x.Category(now, cfg) == protocol.CategoryWalk {
 			return true
 		}
@@ -244,7 +247,7 @@ func (r *run) watchConnect() {
 			if nd.connectedAt >= 0 || nd.dead {
 				continue
 			}
-			if nd.online && connected(nd) {
+			if nd.online && connected(nd, r.communityID()) {
 				nd.connectedAt = now - nd.firstUp
 				continue
 			}
@@ -282,7 +285,7 @@ func (r *run) walkerSummary() WalkerSummary {
 	if r.online == 0 {
 		return w
 	}
-	cid := CommunityID()
+	cid := r.communityID()
 	var connected, verified, correct int
 	cats := map[protocol.Category]int{}
 	for _, nd := range r.peers {

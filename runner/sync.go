@@ -218,6 +218,7 @@ func definition(c scenarios.Community) (*protocol.Definition, error) {
 		if p := m.Distribution.Pruning; p != nil {
 			pm.PruneInactive, pm.PrunePruned = p.Inactive, p.Pruned
 		}
+		resolution(&pm, m)
 		metas = append(metas, pm)
 	}
 	return protocol.NewDefinition(metas)
@@ -300,7 +301,7 @@ func (r *run) schedule() error {
 // peers online at the time; a fixed one that is offline then publishes
 // nothing.
 func (r *run) schedulePublish(path string, line int, at time.Duration, p scenarios.Publish, label string, index int) error {
-	cid := CommunityID()
+	cid := r.communityID()
 	meta := r.sync.def.Meta(p.Message)
 	if meta == nil {
 		return fmt.Errorf("%s:%d: %s: unknown message %q", r.s.File, line, path, p.Message)
@@ -313,6 +314,7 @@ func (r *run) schedulePublish(path string, line int, at time.Duration, p scenari
 	if meta.Stored() {
 		r.workloadTotal += p.Count
 	}
+	act := r.publishAction(line, at, p)
 	name := p.Message
 	for k := 0; k < p.Count; k++ {
 		r.net.At(at+time.Duration(k)*step, func() {
@@ -324,6 +326,9 @@ func (r *run) schedulePublish(path string, line int, at time.Duration, p scenari
 					r.workloadTotal--
 					r.sync.skipped++
 				}
+				if act != nil && act.want > 0 {
+					act.want-- // nobody online to publish it
+				}
 				return
 			}
 			if c := nd.node.Community(cid); c != nil {
@@ -331,6 +336,7 @@ func (r *run) schedulePublish(path string, line int, at time.Duration, p scenari
 				if err == nil {
 					r.sync.publish(r, nd, &rec)
 				}
+				r.published(act, nd, &rec, err)
 			}
 		})
 	}
@@ -338,9 +344,13 @@ func (r *run) schedulePublish(path string, line int, at time.Duration, p scenari
 }
 
 // publisher returns the peer a publish comes from: peer from, or for
-// FromRandom one drawn among the online peers; nil when it is offline or
+// FromRandom one drawn among the online peers (FromMembers: among the
+// members the permissions name); nil when it is offline or
 // none is online.
 func (r *run) publisher(from int, rng *rand.Rand) *node {
+	if from == scenarios.FromMembers {
+		from = r.fromMembers(rng)
+	}
 	if from != scenarios.FromRandom {
 		if nd := r.peers[from]; nd.online {
 			return nd

@@ -50,6 +50,9 @@ func (s *Scenario) Marshal() ([]byte, error) {
 		messages.Content = append(messages.Content, marshalMessage(m))
 	}
 	root.Content = append(root.Content, pair("community", block(pair("messages", messages)))...)
+	if perm := marshalPermissions(s); perm != nil {
+		root.Content = append(root.Content, pair("permissions", perm)...)
+	}
 	for _, list := range []struct {
 		key    string
 		events []Event
@@ -102,12 +105,14 @@ func marshalMessage(m Message) *yaml.Node {
 	if m.Destination.Kind == DestCommunity {
 		dest.Content = append(dest.Content, pair("node_count", plain(strconv.Itoa(m.Destination.NodeCount)))...)
 	}
-	return block(
+	item := block(
 		pair("name", str(m.Name)),
 		pair("authentication", str(m.Authentication)),
 		pair("distribution", dist),
 		pair("destination", dest),
 	)
+	marshalResolution(m, item)
+	return item
 }
 
 // marshalLatency returns a latency block.
@@ -211,7 +216,11 @@ func marshalEvent(e Event) *yaml.Node {
 	}
 	if pub := e.Publish; pub != nil {
 		from := str("random")
-		if pub.From != FromRandom {
+		switch pub.From {
+		case FromRandom:
+		case FromMembers:
+			from = str("members")
+		default:
 			from = plain(strconv.Itoa(pub.From))
 		}
 		item.Content = append(item.Content, pair("publish", flow(
@@ -222,6 +231,7 @@ func marshalEvent(e Event) *yaml.Node {
 			pair("size", plain(strconv.Itoa(pub.Size))),
 		))...)
 	}
+	marshalPermissionEvent(e, item)
 	return item
 }
 

@@ -105,6 +105,13 @@ func (p *parser) scenarioFields(s *Scenario, after, last *[]func()) []field {
 				s.Community = c
 			}
 		}},
+		{key: "permissions", parse: func(path string, v *yaml.Node) {
+			*after = append(*after, func() {
+				s.Permissions = p.permissions(path, v, s, knownMessages(s, communityOK))
+				// runs after the churn block's parse, which is in last too
+				*last = append(*last, func() { p.permissionsAlone(path, v, s) })
+			})
+		}},
 		{key: "workload", parse: func(path string, v *yaml.Node) {
 			*after = append(*after, func() {
 				s.Workload = p.workload(path, v, s, known(), workloadActions)
@@ -129,6 +136,19 @@ func (p *parser) scenarioFields(s *Scenario, after, last *[]func()) []field {
 			*after = append(*after, func() { p.metrics(path, v, s) })
 		}},
 	}
+}
+
+// knownMessages returns the message names of the community block, or nil
+// (any) when it is broken.
+func knownMessages(s *Scenario, communityOK bool) []string {
+	if !communityOK {
+		return nil
+	}
+	var known []string
+	for _, m := range s.Community.Messages {
+		known = append(known, m.Name)
+	}
+	return known
 }
 
 // checkName reports whether name is usable as a scenario name: non-empty,
@@ -481,7 +501,8 @@ func (p *parser) message(path string, v *yaml.Node, first map[string]int) (msg M
 	before := len(p.errs)
 	msg = Message{Authentication: AuthMember, Line: v.Line}
 	var authNode, destKindNode *yaml.Node
-	p.fields(m, path, p.entries(m, path), []field{
+	resNodes := map[string]*yaml.Node{}
+	p.fields(m, path, p.entries(m, path), append([]field{
 		{key: "name", required: true, parse: func(path string, v *yaml.Node) {
 			name, ok := p.str(path, v)
 			if !ok || !p.checkMessageName(path, v, name) {
@@ -505,7 +526,8 @@ func (p *parser) message(path string, v *yaml.Node, first map[string]int) (msg M
 		{key: "destination", parse: func(path string, v *yaml.Node) {
 			destKindNode = p.destination(path, v, &msg.Destination)
 		}},
-	})
+	}, p.resolutionFields(&msg, resNodes)...))
+	p.checkResolution(path, &msg, resNodes)
 	// Dispersy's policy combinations, checked only when both sides parsed.
 	kind := msg.Distribution.Kind
 	want := DestCommunity
@@ -720,7 +742,7 @@ func (p *parser) event(path string, v *yaml.Node, s *Scenario, known, allowed []
 			ev.Publish = p.publish(path, v, s.Nodes, known)
 		}},
 	}
-	for _, f := range p.timelineFields(&ev, s, &actions) {
+	for _, f := range append(p.timelineFields(&ev, s, &actions), p.permissionActions(&ev, s, known, &actions)...) {
 		if slices.Contains(allowed, f.key) {
 			fields = append(fields, f)
 		}
@@ -774,16 +796,18 @@ func (p *parser) publish(path string, v *yaml.Node, nodes int, known []string) *
 	return &pub
 }
 
-// from parses the peer a publish comes from: random (FromRandom) or a node
-// index, which must be below nodes when nodes > 0.
+// from parses the peer a publish comes from: random (FromRandom), members
+// (FromMembers) or a node index, which must be below nodes when nodes > 0.
 func (p *parser) from(path string, v *yaml.Node, nodes int) (int, bool) {
-	d := p.scalar(path, v, "random or a node index")
+	d := p.scalar(path, v, "random, members or a node index")
 	if d == nil {
 		return 0, false
 	}
 	switch tag := d.ShortTag(); {
 	case tag == tagStr && d.Value == "random":
 		return FromRandom, true
+	case tag == tagStr && d.Value == "members":
+		return FromMembers, true
 	case tag == tagInt || tag == tagFloat && looksInteger(d.Value):
 		n, ok := p.natural(path, v)
 		if ok && nodes > 0 && n >= nodes {
@@ -792,7 +816,7 @@ func (p *parser) from(path string, v *yaml.Node, nodes int) (int, bool) {
 		}
 		return n, ok
 	}
-	p.add(v.Line, v.Column, path, "expected random or a node index, got %s", describe(v))
+	p.add(v.Line, v.Column, path, "expected random, members or a node index, got %s", describe(v))
 	return 0, false
 }
 
@@ -848,4 +872,18 @@ func btoi(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// permissionsAlone refuses what a scenario with permissions cannot have
+// yet: peers that go down or join (churn, and the timeline's crash and
+// join). Its action times count every peer, online or not.
+func (p *parser) permissionsAlone(path string, v *yaml.Node, s *Scenario) {
+	if s.Churn != nil {
+		p.add(v.Line, v.Column, path, "a scenario with permissions cannot have churn yet (its action times count every peer)")
+	}
+	for i, ev := range s.Timeline {
+		if ev.Crash != nil || ev.Join != nil {
+			p.add(ev.Line, 1, indexPath("timeline", i), "a scenario with permissions cannot crash or join peers yet (its action times count every peer)")
+		}
+	}
 }

@@ -2,7 +2,8 @@
 // simulation run (how many peers, for how long, over what network, behind
 // which NATs, with which protocol settings, exchanging which messages).
 //
-// This is version 2 of the language:
+// This is version 3 of the language (permissions.go has its permission
+// keys):
 //
 //	name: walker-10k      # required; letters, digits, '.', '_', '-'
 //	seed: 1               # optional uint64, default 1
@@ -52,8 +53,9 @@
 //	metrics: {interval: 10s}   # optional: the period of the run's time series
 //
 // Version 0 was the same without the community and workload blocks,
-// version 1 without the timeline, churn and metrics blocks, and later
-// versions only add keys, so every earlier file stays valid. Keys are
+// version 1 without the timeline, churn and metrics blocks, version 2
+// without the permission keys, and later versions only add keys, so every
+// earlier file stays valid. Keys are
 // case-sensitive; unknown and duplicate keys are errors at every level.
 //
 // Every error names the file, the line and the key path, with list items
@@ -147,6 +149,9 @@ type Scenario struct {
 	Churn *Churn
 	// Metrics says how the run samples its time series.
 	Metrics Metrics
+	// Permissions is the permissions block; nil without one (see
+	// permissions.go).
+	Permissions *Permissions
 	// File is the path the scenario was loaded from, as used in messages.
 	File string
 }
@@ -285,6 +290,12 @@ type Message struct {
 	Distribution Distribution
 	// Destination says whom the message is sent to.
 	Destination Destination
+	// Resolution is ResLinear or ResDynamic; empty is public (the default).
+	Resolution string
+	// Policies are a ResDynamic type's policies (ResPublic or ResLinear).
+	Policies []string
+	// Undo lets messages of the type be undone.
+	Undo bool
 	// Line is the line of the message's list item in the file, for messages
 	// at run time; 0 for DefaultCommunity.
 	Line int
@@ -343,7 +354,8 @@ func DefaultCommunity() Community {
 }
 
 // Event is one event of the workload or the timeline: at virtual time At,
-// the one action that is not nil happens. Workload events only publish.
+// the one action that is not nil happens. Workload events publish or act
+// on permissions; timeline events publish or change the network.
 type Event struct {
 	// At is the virtual time of the event; 0 <= At < Scenario.Duration.
 	At time.Duration
@@ -359,6 +371,12 @@ type Event struct {
 	Join *Join
 	// Set, if not nil, changes loss or latency.
 	Set *Set
+	// Authorize, Revoke, Undo, SetPolicy and Destroy are the permission
+	// actions (permissions.go).
+	Authorize, Revoke *Grant
+	Undo              *Undo
+	SetPolicy         *SetPolicy
+	Destroy           *Destroy
 	// Line is the line of the event's list item in the file.
 	Line int
 }

@@ -183,7 +183,7 @@ func TestShipped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"churn-100k.yaml", "partition-10k.yaml", "puncture-matrix-eager.yaml", "puncture-matrix.yaml", "sim-10k.yaml",
+	want := []string{"churn-100k.yaml", "partition-10k.yaml", "permissions-10k.yaml", "permissions-2k.yaml", "puncture-matrix-eager.yaml", "puncture-matrix.yaml", "sim-10k.yaml",
 		"sweep-sync.yaml", "sync-100k-one.yaml", "sync-100k.yaml", "sync-10k-mix-dispersy.yaml", "sync-10k-mix.yaml", "sync-10k.yaml",
 		"sync-1k-100.yaml", "sync-1k-dispersy.yaml", "sync-1k-noskip.yaml", "sync-1k.yaml", "sync-idle-1k-dispersy.yaml",
 		"sync-idle-1k-noskip.yaml", "sync-idle-1k.yaml", "walker-100k-1h.yaml", "walker-100k-ed25519.yaml",
@@ -638,6 +638,7 @@ func TestRoundTrip(t *testing.T) {
 		"churn: {session: {distribution: lognormal, median: 7m, sigma: 1}, downtime: {distribution: constant, value: 1s}}\n"
 	inputs["churn-exponential"] = "name: c\nduration: 1h\nnodes: 50\n" +
 		"churn: {session: {distribution: exponential, mean: 7m}, downtime: {distribution: exponential, mean: 1s}}\n"
+	inputs["permissions"] = permissionsScenario
 	for name, in := range inputs {
 		t.Run(name, func(t *testing.T) {
 			a, err := Parse(name, []byte(in))
@@ -668,6 +669,11 @@ func TestRoundTrip(t *testing.T) {
 				}
 				for i := range s.Workload {
 					s.Workload[i].Line = 0
+				}
+				if s.Permissions != nil {
+					for i := range s.Permissions.Grants {
+						s.Permissions.Grants[i].Line = 0
+					}
 				}
 				for i := range s.Timeline {
 					s.Timeline[i].Line = 0

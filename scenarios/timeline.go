@@ -65,7 +65,7 @@ type Set struct {
 // workloadActions lists the action keys a workload event may have;
 // timelineActions those of a timeline event.
 var (
-	workloadActions = []string{"publish"}
+	workloadActions = []string{"publish", "authorize", "revoke", "undo", "set_policy", "destroy"}
 	timelineActions = []string{"publish", "partition", "heal", "crash", "join", "set"}
 )
 

@@ -8,6 +8,11 @@
 //	peer publish --control peer-data/peer.sock "hello"
 //	peer messages --control peer-data/peer.sock
 //	peer status --control peer-data/peer.sock
+//	peer run ... --master community.pem       (found the community: every permission)
+//	peer permit --member KEY --message protected-text
+//	peer revoke --member KEY --message protected-text
+//	peer undo MEMBER:GLOBALTIME
+//	peer destroy --yes
 //
 // Run `peer help` for every command and `peer COMMAND --help` for its flags.
 package main
@@ -99,6 +104,10 @@ type options struct {
 	message     string
 	since       uint64
 	json        bool
+	member      string
+	permission  string
+	masters     masterList
+	yes         bool
 }
 
 func commands() []command {
@@ -122,7 +131,7 @@ func commands() []command {
 		fs.StringVar(&o.data, "data", "./peer-data", "the peer's data directory (for the default --control)")
 		fs.StringVar(&o.control, "control", "", "the peer's control socket (default DATA/peer.sock)")
 	}
-	return []command{
+	return append([]command{
 		{name: "keygen", summary: "create a member identity (ed25519 key, mode 0600) and print its member id",
 			flags: func(fs *flag.FlagSet, o *options) {
 				fs.StringVar(&o.out, "out", "", "key file to write (required)")
@@ -136,7 +145,8 @@ func commands() []command {
 		{name: "run", summary: "run a peer", flags: func(fs *flag.FlagSet, o *options) {
 			node(fs, o, "0.0.0.0:7759")
 			fs.Var(&o.trackers, "tracker", "bootstrap tracker IPv4:port (repeatable; required)")
-			fs.Var(&o.communities, "community", "community to serve: 40 hex digits, or a name hashed with SHA-1 (repeatable; required)")
+			fs.Var(&o.communities, "community", "community to serve: 40 hex digits, or a name hashed with SHA-1 (repeatable; required unless --master)")
+			fs.Var(&o.masters, "master", "community master key file (from peer community new): serve that community and found it, this peer's member getting every permission (repeatable)")
 			fs.StringVar(&o.key, "key", "", "member key file, created if missing (default DATA/member.pem)")
 			fs.StringVar(&o.data, "data", "./peer-data", "data directory: the store (peer.db), the key, the control socket")
 			fs.StringVar(&o.control, "control", "", "control socket, mode 0600 (default DATA/peer.sock)")
@@ -166,7 +176,7 @@ func commands() []command {
 			client(fs, o)
 			fs.BoolVar(&o.json, "json", false, "print JSON")
 		}, run: runStatus},
-	}
+	}, permissionCommands(client)...)
 }
 
 func usage(w io.Writer) {
@@ -378,9 +388,14 @@ func runPeer(ctx context.Context, o *options, env *cliEnv, tracker bool) error {
 			pc.Key = k
 		}
 	} else {
-		if len(o.communities) == 0 {
-			return errors.New("at least one --community is required")
+		masters, err := loadMasters(o.masters)
+		if err != nil {
+			return err
 		}
+		if len(o.communities) == 0 && len(masters) == 0 {
+			return errors.New("at least one --community (or --master) is required")
+		}
+		pc.Masters = masters
 		if len(o.trackers) == 0 {
 			return errors.New("at least one --tracker is required")
 		}
@@ -406,6 +421,9 @@ func runPeer(ctx context.Context, o *options, env *cliEnv, tracker bool) error {
 			log.Info("created member key", "file", o.key, "member", idOf(k))
 		}
 		pc.Key, pc.Trackers, pc.Communities = k, o.trackers, o.communities
+		for _, m := range masters {
+			log.Info("master key", "community", idOf(m))
+		}
 		pc.Config.FastWalker = o.fastWalker
 		pc.StorePath = filepath.Join(o.data, "peer.db")
 		pc.FlushDelay = o.flushDelay
@@ -553,7 +571,11 @@ func runMessages(ctx context.Context, o *options, env *cliEnv) error {
 		if text == "" && len(m.Payload) > 0 {
 			text = "0x" + hex.EncodeToString(m.Payload)
 		}
-		fmt.Fprintf(env.stdout, "%s\t%s\t%s\n", m.ID, m.Type, strings.ReplaceAll(text, "\n", `\n`))
+		state := ""
+		if m.State != "" && m.State != "in-force" {
+			state = "\t" + m.State
+		}
+		fmt.Fprintf(env.stdout, "%s\t%s\t%s%s\n", m.ID, m.Type, strings.ReplaceAll(text, "\n", `\n`), state)
 	}
 	return nil
 }
@@ -576,6 +598,7 @@ func runStatus(ctx context.Context, o *options, env *cliEnv) error {
 		role = "tracker"
 	}
 	fmt.Fprintf(w, "%s %s, up %s\n", role, st.Member, st.Uptime)
+	fmt.Fprintf(w, "public key %s\n", st.PublicKey)
 	fmt.Fprintf(w, "lan %s  wan %s  connection %s\n", st.LAN, st.WAN, st.ConnectionType)
 	fmt.Fprintf(w, "packets: received %d, accepted %d, sent %d, dropped %d\n",
 		st.Packets.Received, st.Packets.Accepted, st.Packets.Sent, st.Packets.Dropped)
@@ -586,7 +609,11 @@ func runStatus(ctx context.Context, o *options, env *cliEnv) error {
 		fmt.Fprintf(w, "store %s: %d commits, %d writes pending\n", st.Store.Path, st.Store.Commits, st.Store.Pending)
 	}
 	for _, cs := range st.Communities {
-		fmt.Fprintf(w, "community %s: global time %d, %d walk steps\n", cs.ID, cs.GlobalTime, cs.Steps)
+		destroyed := ""
+		if cs.Destroyed {
+			destroyed = " (destroyed)"
+		}
+		fmt.Fprintf(w, "community %s%s: global time %d, %d walk steps\n", cs.ID, destroyed, cs.GlobalTime, cs.Steps)
 		fmt.Fprintf(w, "  candidates: walk %d, stumble %d, intro %d, discovered %d\n",
 			cs.Candidates["walk"], cs.Candidates["stumble"], cs.Candidates["intro"], cs.Candidates["discovered"])
 		if len(cs.Messages) > 0 {

@@ -54,6 +54,8 @@ func Run(t *testing.T, newStore func() protocol.Store) {
 		{"DeleteUpTo", testDeleteUpTo},
 		{"CountGlobalTime", testCountGlobalTime},
 		{"Sequence", testSequence},
+		{"Undone", testUndone},
+		{"UndoneDigests", testUndoneDigests},
 		{"Model", testModel},
 	}
 	for _, tc := range tests {
@@ -120,6 +122,8 @@ func sameRecord(got, want protocol.Record) error {
 		return fmt.Errorf("sequence %d, want %d", got.Sequence, want.Sequence)
 	case got.Digest != want.Digest:
 		return fmt.Errorf("digest %#x, want %#x", got.Digest, want.Digest)
+	case got.Undone != want.Undone:
+		return fmt.Errorf("undone %d, want %d", got.Undone, want.Undone)
 	case !bytes.Equal(got.Packet, want.Packet):
 		return fmt.Errorf("packet %x, want %x", got.Packet, want.Packet)
 	}
@@ -1247,7 +1251,10 @@ func testModel(t *testing.T, newStore func() protocol.Store) {
 		case op < 50:
 			m, gt := randKey()
 			r := newRecord(m, metas[rng.IntN(len(metas))], gt, rng.Uint32N(100), fmt.Sprint(rng.IntN(4)))
-			desc = fmt.Sprintf("Put(%x, %d, gt %d)", m[:2], r.Meta, gt)
+			if rng.IntN(8) == 0 {
+				r.Undone = 1 + rng.Uint64N(1000)
+			}
+			desc = fmt.Sprintf("Put(%x, %d, gt %d, undone %d)", m[:2], r.Meta, gt, r.Undone)
 			wantErr := md.put(r)
 			id, err := s.Put(r)
 			if !errors.Is(err, wantErr) || (err == nil) != (wantErr == nil) {
@@ -1275,6 +1282,18 @@ func testModel(t *testing.T, newStore func() protocol.Store) {
 			want := md.keepNewest(m, meta, n)
 			if got := s.KeepNewest(m, meta, n); got != want {
 				t.Fatalf("step %d: %s = %d, want %d", step, desc, got, want)
+			}
+		case op < 91:
+			m, gt := randKey()
+			by := []uint64{0, 0, protocol.UndoneByTimeline, 1 + rng.Uint64N(1000)}[rng.IntN(4)]
+			desc = fmt.Sprintf("SetUndone(%x, gt %d, %d)", m[:2], gt, by)
+			r, want := md.recs[mkey{m, gt}]
+			if want {
+				r.Undone = by
+				md.recs[mkey{m, gt}] = r
+			}
+			if got := s.SetUndone(m, gt, by); got != want {
+				t.Fatalf("step %d: %s = %v, want %v", step, desc, got, want)
 			}
 		case op < 93:
 			meta, gt := metas[rng.IntN(len(metas))], rng.Uint64N(40)
@@ -1328,7 +1347,8 @@ func testModel(t *testing.T, newStore func() protocol.Store) {
 				t.Fatalf("step %d after %s: Scan(%d, %d, %d, %v): %v", step, desc, meta, lo, hi, dsc, err)
 			}
 			if ds, ok := s.(protocol.DigestScanner); ok {
-				if err := sameDigests(ds, ds.AppendDigests(nil, meta, lo, hi), scan(s, meta, lo, hi, false)); err != nil {
+				inForce := slices.DeleteFunc(scan(s, meta, lo, hi, false), func(r protocol.Record) bool { return r.Undone != 0 })
+				if err := sameDigests(ds, ds.AppendDigests(nil, meta, lo, hi), inForce); err != nil {
 					t.Fatalf("step %d after %s: AppendDigests(%d, %d, %d): %v", step, desc, meta, lo, hi, err)
 				}
 			}
@@ -1365,5 +1385,112 @@ func testModel(t *testing.T, newStore func() protocol.Store) {
 		if err := sameScan(scan(s, meta, 0, math.MaxUint64, false), want); err != nil {
 			t.Fatalf("final Scan(%d): %v", meta, err)
 		}
+	}
+}
+
+// testUndone: the Undone mark is stored by Put, changed by SetUndone,
+// reported by every read, kept through other writes, and gone with the
+// message.
+func testUndone(t *testing.T, newStore func() protocol.Store) {
+	s := newStore()
+	a := newRecord(member(1), metaA, 10, 0, "a")
+	b := newRecord(member(2), metaA, 10, 0, "b")
+	c := newRecord(member(1), metaB, 11, 1, "c")
+	c.Undone = protocol.UndoneByTimeline
+	for _, r := range []*protocol.Record{a, b, c} {
+		r.ID = put(t, s, r)
+	}
+	checkGet(t, s, c)
+	if s.SetUndone(member(3), 10, 5) {
+		t.Error("SetUndone of a message not stored = true")
+	}
+	if s.SetUndone(member(1), 12, 5) {
+		t.Error("SetUndone at a global time not stored = true")
+	}
+	for _, step := range []struct {
+		r  *protocol.Record
+		by uint64
+	}{
+		{a, b.ID},
+		{a, b.ID}, // the same mark again
+		{a, protocol.UndoneByTimeline},
+		{c, 0},
+		{b, c.ID},
+		{a, 0},
+	} {
+		if !s.SetUndone(step.r.Member, step.r.GlobalTime, step.by) {
+			t.Fatalf("SetUndone(gt %d, %d) = false", step.r.GlobalTime, step.by)
+		}
+		step.r.Undone = step.by
+		for _, r := range []*protocol.Record{a, b, c} {
+			checkGet(t, s, r)
+		}
+		for _, got := range scan(s, metaA, 0, math.MaxUint64, false) {
+			want := a
+			if got.Member == b.Member {
+				want = b
+			}
+			if err := sameRecord(got, *want); err != nil {
+				t.Fatalf("Scan after SetUndone(gt %d, %d): %v", step.r.GlobalTime, step.by, err)
+			}
+		}
+		if got := scanMember(s, member(1), metaB); len(got) != 1 || got[0].Undone != c.Undone {
+			t.Fatalf("ScanMember(B) = %+v, want undone %d", got, c.Undone)
+		}
+	}
+	// undone messages still count, and go with Delete, KeepNewest and
+	// DeleteUpTo; a new message at the same place starts in force
+	if n := s.Count(metaA); n != 2 {
+		t.Errorf("Count(A) = %d, want 2 (undone messages are stored)", n)
+	}
+	if !s.Delete(b.Member, b.GlobalTime) {
+		t.Fatal("Delete of an undone message = false")
+	}
+	b2 := newRecord(member(2), metaA, 10, 0, "b again")
+	b2.ID = put(t, s, b2)
+	checkGet(t, s, b2)
+	d := newRecord(member(4), metaC, 3, 0, "d")
+	d.Undone = 9
+	put(t, s, d)
+	if n := s.DeleteUpTo(metaC, 3); n != 1 {
+		t.Fatalf("DeleteUpTo of an undone message = %d, want 1", n)
+	}
+	e := newRecord(member(4), metaC, 4, 0, "e")
+	e.ID = put(t, s, e)
+	checkGet(t, s, e)
+}
+
+// testUndoneDigests: a DigestScanner leaves undone messages out, and
+// shows them again once in force.
+func testUndoneDigests(t *testing.T, newStore func() protocol.Store) {
+	s := newStore()
+	ds, ok := s.(protocol.DigestScanner)
+	if !ok {
+		t.Skip("not a DigestScanner")
+	}
+	var recs []*protocol.Record
+	for gt := uint64(1); gt <= 10; gt++ {
+		r := newRecord(member(int(gt%3)), metaA, gt, 0, "x")
+		if gt == 4 {
+			r.Undone = 77
+		}
+		r.ID = put(t, s, r)
+		recs = append(recs, r)
+	}
+	s.SetUndone(recs[6].Member, recs[6].GlobalTime, protocol.UndoneByTimeline)
+	s.SetUndone(recs[8].Member, recs[8].GlobalTime, 3)
+	s.SetUndone(recs[8].Member, recs[8].GlobalTime, 0)
+	var want []uint64
+	for _, r := range recs {
+		if r.GlobalTime != 4 && r.GlobalTime != 7 {
+			want = append(want, r.GlobalTime)
+		}
+	}
+	var got []uint64
+	for _, d := range ds.AppendDigests(nil, metaA, 0, math.MaxUint64) {
+		got = append(got, d.GlobalTime)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("AppendDigests = %v, want %v (undone 4 and 7 left out)", got, want)
 	}
 }

@@ -57,6 +57,9 @@ var bugs = []string{
 	"count-stale",
 	"globaltime-lowered",
 	"sequence-truncated",
+	"setundone-ignored",
+	"undone-lost-on-put",
+	"digests-include-undone",
 }
 
 func newBroken(bug string) *broken {
@@ -76,12 +79,43 @@ func (b *broken) Put(r *protocol.Record) (uint64, error) {
 			return old.ID, nil
 		}
 	}
+	if b.bug == "undone-lost-on-put" && r.Undone != 0 {
+		c := *r
+		c.Undone = 0
+		id, err := b.Store.Put(&c)
+		r.ID = c.ID
+		return id, err
+	}
 	id, err := b.Store.Put(r)
 	if err == nil && b.bug == "put-keeps-packet" {
 		b.alias[key{r.Member, 0, r.GlobalTime}] = r.Packet
 	}
 	return id, err
 }
+
+func (b *broken) SetUndone(m protocol.MemberID, gt uint64, by uint64) bool {
+	clear(b.cache)
+	if b.bug == "setundone-ignored" {
+		_, ok := b.Store.Get(m, gt)
+		return ok
+	}
+	return b.Store.SetUndone(m, gt, by)
+}
+
+// AppendDigests lets the suite see the MemStore's DigestScanner.
+func (b *broken) AppendDigests(dst []protocol.DigestEntry, meta wire.Type, lo, hi uint64) []protocol.DigestEntry {
+	if b.bug == "digests-include-undone" {
+		b.Store.Scan(meta, lo, hi, false, func(r *protocol.Record) bool {
+			dst = append(dst, protocol.DigestEntry{ID: r.ID, GlobalTime: r.GlobalTime, Digest: r.Digest})
+			return true
+		})
+		return dst
+	}
+	return b.Store.(protocol.DigestScanner).AppendDigests(dst, meta, lo, hi)
+}
+
+// PacketOf implements protocol.DigestScanner.
+func (b *broken) PacketOf(id uint64) []byte { return b.Store.(protocol.DigestScanner).PacketOf(id) }
 
 func (b *broken) Get(m protocol.MemberID, gt uint64) (protocol.Record, bool) {
 	r, ok := b.Store.Get(m, gt)

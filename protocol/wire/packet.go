@@ -38,6 +38,15 @@ const (
 	ReasonHistoryOld               // last-sync message older than every one held for its member (protocol layer)
 	ReasonUnknownMember            // a request names a member the node holds nothing of (protocol layer)
 	ReasonGapExpired               // held back for a sequence gap that was never filled (protocol layer)
+	ReasonBadPermission            // authorize/revoke entry: no entries, count 0, bad bits, or a type that cannot be granted
+	ReasonBadPolicy                // dynamic policy index out of range, policy type not 'r', or a type without dynamic resolution
+	ReasonNotPermitted             // held back for a proof of permission that never came (protocol layer)
+	ReasonNotUndoable              // undo of a message whose type cannot be undone (protocol layer)
+	ReasonTargetExpired            // undo held back for its target message, which never came (protocol layer)
+	ReasonDestroyed                // a packet for a destroyed community (protocol layer)
+	ReasonNotCosigner              // a signature request for a message we are not a member of (protocol layer)
+	ReasonBadResponse              // a signature response that changed what may not change, or is not signed (protocol layer)
+	ReasonDelayFull                // the community holds as many delayed messages as it may (protocol layer)
 	NumReasons                     // number of reasons; not a reason
 )
 
@@ -46,7 +55,8 @@ var reasonNames = [NumReasons]string{
 	"bad_sync", "bad_global_time", "bad_signature", "unknown_community", "own_member",
 	"unknown_identifier", "bad_address", "invalid_source", "self_introduction", "not_wanted",
 	"bad_sequence", "duplicate", "future_global_time", "conflict", "sequence_conflict", "inactive",
-	"history_old", "unknown_member", "gap_expired",
+	"history_old", "unknown_member", "gap_expired", "bad_permission", "bad_policy", "not_permitted",
+	"not_undoable", "target_expired", "destroyed", "not_cosigner", "bad_response", "delay_full",
 }
 
 // String is the reason's snake_case name, used as a counter key.
@@ -131,10 +141,13 @@ type Packet struct {
 	CID              CID
 	Type             Type
 	Key              []byte // the signer's public key; nil for unauthenticated messages
+	Key2             []byte // the second member's key of a double-signed message, else nil
+	Policy           uint8  // the creator's policy index (dynamic resolution), else 0
 	GlobalTime       uint64
 	Sequence         uint32 // sequence number, for types laid out with one; else 0
 	Body             []byte // the signed bytes: everything before Signature
 	Signature        []byte
+	Signature2       []byte // the second member's signature (double-signed), else nil
 	Payload          []byte // the payload section, aliasing the packet
 
 	IntroRequest    IntroRequest
@@ -144,6 +157,12 @@ type Packet struct {
 	MissingSequence MissingSequence
 	MissingMessage  MissingMessage
 	MissingIdentity MissingIdentity
+	Permissions     Permissions     // dispersy-authorize, dispersy-revoke
+	Undo            Undo            // dispersy-undo-own, dispersy-undo-other
+	DynamicSettings DynamicSettings // dispersy-dynamic-settings
+	Destroy         Destroy         // dispersy-destroy-community
+	MissingProof    MissingProof    // dispersy-missing-proof
+	Cosign          Cosign          // dispersy-signature-request, dispersy-signature-response
 
 	sync SyncBlock
 	err  Error
@@ -191,6 +210,14 @@ type Layout struct {
 	// Sequence adds a 4-byte sequence number, which must not be 0, after
 	// the global time (full-sync with sequence numbers).
 	Sequence bool
+	// Double is DoubleMemberAuthentication (with Signed): two member keys
+	// (both lengths, then both keys) and two trailing signatures, each
+	// over the whole body.
+	Double bool
+	// Policies, when > 0, is dynamic resolution with that many policies: a
+	// one-byte policy index, below Policies, follows the authentication
+	// section.
+	Policies uint8
 }
 
 // Layouts maps each type byte to its layout. Entries for Dispersy's own
@@ -207,8 +234,12 @@ func layoutOf(t Type, l *Layouts) Layout {
 		return Layout{Known: true, Signed: true}
 	case TypePunctureRequest, TypeMissingSequence, TypeMissingMessage, TypeMissingIdentity:
 		return Layout{Known: true}
-	case TypeIdentity:
+	case TypeIdentity, TypeDestroyCommunity:
 		return Layout{Known: true, Signed: true, Stored: true}
+	case TypeAuthorize, TypeRevoke, TypeUndoOwn, TypeUndoOther, TypeDynamicSettings:
+		return Layout{Known: true, Signed: true, Stored: true, Sequence: true}
+	case TypeMissingProof, TypeSignatureRequest, TypeSignatureResponse:
+		return Layout{Known: true}
 	}
 	if l != nil && t != 0 && t < FirstReservedType {
 		return l[t]
@@ -238,8 +269,8 @@ func Decode(b []byte, sigLen, keyLen int, p *Packet) error {
 // verifies no signature: the caller verifies p.Signature over p.Body.
 func DecodeWith(b []byte, sigLen, keyLen int, l *Layouts, p *Packet) error {
 	p.Type = 0
-	p.Key, p.Body, p.Signature, p.Payload = nil, nil, nil, nil
-	p.GlobalTime, p.Sequence = 0, 0
+	p.Key, p.Key2, p.Body, p.Signature, p.Signature2, p.Payload = nil, nil, nil, nil, nil, nil
+	p.GlobalTime, p.Sequence, p.Policy = 0, 0, 0
 	if len(b) < MinPacketLen {
 		return fail(p, ReasonShort)
 	}
@@ -255,7 +286,28 @@ func DecodeWith(b []byte, sigLen, keyLen int, l *Layouts, p *Packet) error {
 	}
 	off := MinPacketLen
 	end := len(b)
-	if pol.Signed {
+	if pol.Signed && pol.Double {
+		if len(b) < off+4 {
+			return fail(p, ReasonTruncated)
+		}
+		kl1, kl2 := int(binary.BigEndian.Uint16(b[off:])), int(binary.BigEndian.Uint16(b[off+2:]))
+		off += 4
+		for _, kl := range [2]int{kl1, kl2} {
+			if kl == 0 || kl > MaxKeyLen || (keyLen > 0 && kl != keyLen) {
+				return fail(p, ReasonBadKey)
+			}
+		}
+		if len(b) < off+kl1+kl2 {
+			return fail(p, ReasonTruncated)
+		}
+		p.Key, p.Key2 = b[off:off+kl1], b[off+kl1:off+kl1+kl2]
+		off += kl1 + kl2
+		if end-off < 2*sigLen {
+			return fail(p, ReasonTruncated)
+		}
+		end -= 2 * sigLen
+		p.Signature, p.Signature2 = b[end:end+sigLen], b[end+sigLen:]
+	} else if pol.Signed {
 		if len(b) < off+2 {
 			return fail(p, ReasonTruncated)
 		}
@@ -276,6 +328,17 @@ func DecodeWith(b []byte, sigLen, keyLen int, l *Layouts, p *Packet) error {
 		p.Signature = b[end:]
 	}
 	p.Body = b[:end]
+	// Resolution: dynamic carries the creator's policy index.
+	if pol.Policies > 0 {
+		if end-off < 1 {
+			return fail(p, ReasonTruncated)
+		}
+		p.Policy = b[off]
+		off++
+		if p.Policy >= pol.Policies {
+			return fail(p, ReasonBadPolicy)
+		}
+	}
 	// Distribution: Direct carries an 8-byte global time.
 	if end-off < 8 {
 		return fail(p, ReasonTruncated)
@@ -346,6 +409,25 @@ func DecodeWith(b []byte, sigLen, keyLen int, l *Layouts, p *Packet) error {
 		return decodeMissingSequence(payload, p)
 	case TypeMissingMessage:
 		return decodeMissingMessage(payload, keyLen, p)
+	case TypeAuthorize, TypeRevoke:
+		return decodePermissions(payload, keyLen, p)
+	case TypeUndoOwn, TypeUndoOther:
+		return decodeUndo(payload, p.Type == TypeUndoOther, keyLen, p)
+	case TypeDynamicSettings:
+		return decodeDynamicSettings(payload, p)
+	case TypeDestroyCommunity:
+		if len(payload) < 1 {
+			return fail(p, ReasonTruncated)
+		}
+		if len(payload) > 1 {
+			return fail(p, ReasonTrailing)
+		}
+		p.Destroy = Destroy{Degree: payload[0]}
+		return nil
+	case TypeMissingProof:
+		return decodeMissingProof(payload, keyLen, p)
+	case TypeSignatureRequest, TypeSignatureResponse:
+		return decodeCosign(payload, p)
 	}
 	if p.Type < FirstReservedType {
 		return nil // a community type: the payload is the community's
@@ -479,6 +561,10 @@ func AppendHeader(b []byte, communityVersion byte, cid CID, t Type) []byte {
 	b = append(b, cid[:]...)
 	return append(b, byte(t))
 }
+
+// AppendPolicy appends the resolution section of a dynamic-resolution
+// message: the creator's policy index.
+func AppendPolicy(b []byte, index uint8) []byte { return append(b, index) }
 
 // AppendMember appends a member key in "bin" encoding (2-byte length, key).
 func AppendMember(b []byte, key []byte) []byte {

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -20,15 +21,20 @@ var testKey = bytes.Repeat([]byte{0xAB}, 32)
 
 func ap(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
 
-// testLayouts defines three community types: 1 full-sync, 2 full-sync with
-// sequence numbers, 3 unsigned direct.
+// testLayouts defines five community types: 1 full-sync, 2 full-sync with
+// sequence numbers, 3 unsigned direct, 4 double-signed full-sync, 5
+// full-sync with dynamic resolution over two policies.
 var testLayouts = func() *Layouts {
 	var l Layouts
 	l[1] = Layout{Known: true, Signed: true, Stored: true}
 	l[2] = Layout{Known: true, Signed: true, Stored: true, Sequence: true}
 	l[3] = Layout{Known: true}
+	l[4] = Layout{Known: true, Signed: true, Stored: true, Double: true}
+	l[5] = Layout{Known: true, Signed: true, Stored: true, Policies: 2}
 	return &l
 }()
+
+var testKey2 = bytes.Repeat([]byte{0xCD}, 32)
 
 // build encodes a message of type t with payload written by body, a fake
 // all-0x5A signature when signed.
@@ -39,8 +45,14 @@ func build(t Type, gt uint64, body func([]byte) []byte) []byte {
 func buildSeq(t Type, gt uint64, seq uint32, body func([]byte) []byte) []byte {
 	l := layoutOf(t, testLayouts)
 	b := AppendHeader(nil, CommunityVersion, CID{0xC1, 0xD0}, t)
-	if l.Signed {
+	switch {
+	case l.Double:
+		b = AppendMembers(b, testKey, testKey2)
+	case l.Signed:
 		b = AppendMember(b, testKey)
+	}
+	if l.Policies > 0 {
+		b = AppendPolicy(b, 1)
 	}
 	b = AppendGlobalTime(b, gt)
 	if l.Sequence {
@@ -49,6 +61,9 @@ func buildSeq(t Type, gt uint64, seq uint32, body func([]byte) []byte) []byte {
 	b = body(b)
 	if l.Signed {
 		b = append(b, bytes.Repeat([]byte{0x5A}, testSigLen)...)
+	}
+	if l.Double {
+		b = append(b, bytes.Repeat([]byte{0x00}, testSigLen)...)
 	}
 	return b
 }
@@ -82,9 +97,31 @@ func samplePackets() map[string][]byte {
 		"missing-message": build(TypeMissingMessage, 48, func(b []byte) []byte {
 			return AppendMissingMessage(b, testKey, []uint64{10, 12, 19})
 		}),
-		"full-sync-text": build(1, 100, func(b []byte) []byte { return append(b, "hello"...) }),
-		"sequence-text":  buildSeq(2, 101, 3, func(b []byte) []byte { return append(b, "seq"...) }),
-		"direct-text":    build(3, 102, func(b []byte) []byte { return append(b, "ping"...) }),
+		"authorize": buildSeq(TypeAuthorize, 50, 1, func(b []byte) []byte {
+			return AppendPermissions(b, []Grant{{testKey2, 1, PermPermit | PermAuthorize}, {testKey2, 5, PermUndo},
+				{testKey, TypeDestroyCommunity, PermPermit}})
+		}),
+		"revoke": buildSeq(TypeRevoke, 51, 2, func(b []byte) []byte {
+			return AppendPermissions(b, []Grant{{testKey2, 1, PermPermit}})
+		}),
+		"undo-own":   buildSeq(TypeUndoOwn, 52, 3, func(b []byte) []byte { return AppendUndoOwn(b, 40) }),
+		"undo-other": buildSeq(TypeUndoOther, 53, 4, func(b []byte) []byte { return AppendUndoOther(b, testKey2, 41) }),
+		"dynamic-settings": buildSeq(TypeDynamicSettings, 54, 5, func(b []byte) []byte {
+			return AppendDynamicSettings(b, []PolicyChange{{5, 1}, {6, 0}})
+		}),
+		"destroy-community": build(TypeDestroyCommunity, 55, func(b []byte) []byte { return append(b, DestroyHard) }),
+		"missing-proof":     build(TypeMissingProof, 56, func(b []byte) []byte { return AppendMissingProof(b, testKey2, 42) }),
+		"signature-request": build(TypeSignatureRequest, 57, func(b []byte) []byte {
+			return AppendCosign(b, 0x1234, build(4, 58, func(b []byte) []byte { return append(b, "both"...) }))
+		}),
+		"signature-response": build(TypeSignatureResponse, 59, func(b []byte) []byte {
+			return AppendCosign(b, 0x1234, build(4, 58, func(b []byte) []byte { return append(b, "both"...) }))
+		}),
+		"double-signed-text":  build(4, 60, func(b []byte) []byte { return append(b, "two"...) }),
+		"dynamic-policy-text": build(5, 61, func(b []byte) []byte { return append(b, "dyn"...) }),
+		"full-sync-text":      build(1, 100, func(b []byte) []byte { return append(b, "hello"...) }),
+		"sequence-text":       buildSeq(2, 101, 3, func(b []byte) []byte { return append(b, "seq"...) }),
+		"direct-text":         build(3, 102, func(b []byte) []byte { return append(b, "ping"...) }),
 	}
 }
 
@@ -240,7 +277,7 @@ func TestRejects(t *testing.T) {
 		{"full-sync global time 0", build(1, 0, func(b []byte) []byte { return b }), ReasonBadGlobalTime},
 		{"sequence 0", buildSeq(2, 5, 0, func(b []byte) []byte { return b }), ReasonBadSequence},
 		{"sequence truncated", pk["sequence-text"][:23+34+8+2], ReasonTruncated},
-		{"undefined community type", build(4, 5, func(b []byte) []byte { return b }), ReasonUnknownType},
+		{"undefined community type", build(9, 5, func(b []byte) []byte { return b }), ReasonUnknownType},
 		{"reserved type 240", mut(pk["direct-text"], func(b []byte) []byte { b[22] = 240; return b }), ReasonUnknownType},
 	}
 	tests = append(tests, more...)
@@ -289,8 +326,15 @@ func FuzzDecode(f *testing.F) {
 			return
 		}
 		out := AppendHeader(nil, p.CommunityVersion, p.CID, p.Type)
-		if p.Key != nil {
+		l := layoutOf(p.Type, testLayouts)
+		switch {
+		case p.Key2 != nil:
+			out = AppendMembers(out, p.Key, p.Key2)
+		case p.Key != nil:
 			out = AppendMember(out, p.Key)
+		}
+		if l.Policies > 0 {
+			out = AppendPolicy(out, p.Policy)
 		}
 		out = AppendGlobalTime(out, p.GlobalTime)
 		if layoutOf(p.Type, testLayouts).Sequence {
@@ -315,10 +359,41 @@ func FuzzDecode(f *testing.F) {
 				gts[i] = p.MissingMessage.GlobalTime(i)
 			}
 			out = AppendMissingMessage(out, p.MissingMessage.Key, gts)
+		case TypeAuthorize, TypeRevoke:
+			gs := grants(&p.Permissions)
+			if len(gs) != p.Permissions.Len() {
+				t.Fatalf("Each gave %d entries, Len %d", len(gs), p.Permissions.Len())
+			}
+			// AppendPermissions merges runs of one key that the input may
+			// have split: its output must decode to the same entries
+			var q Packet
+			if err := decodePermissions(AppendPermissions(nil, gs), 0, &q); err != nil ||
+				!slices.EqualFunc(grants(&q.Permissions), gs, sameGrant) {
+				t.Fatalf("AppendPermissions(%v) does not decode to its grants: %v", gs, err)
+			}
+			out = append(out, p.Payload...)
+		case TypeUndoOwn:
+			out = AppendUndoOwn(out, p.Undo.GlobalTime)
+		case TypeUndoOther:
+			out = AppendUndoOther(out, p.Undo.Key, p.Undo.GlobalTime)
+		case TypeDynamicSettings:
+			var cs []PolicyChange
+			for i := range p.DynamicSettings.Len() {
+				ty, ix := p.DynamicSettings.At(i)
+				cs = append(cs, PolicyChange{ty, ix})
+			}
+			out = AppendDynamicSettings(out, cs)
+		case TypeDestroyCommunity:
+			out = append(out, p.Destroy.Degree)
+		case TypeMissingProof:
+			out = AppendMissingProof(out, p.MissingProof.Key, p.MissingProof.GlobalTime)
+		case TypeSignatureRequest, TypeSignatureResponse:
+			out = AppendCosign(out, p.Cosign.Identifier, p.Cosign.Packet)
 		default:
 			out = append(out, p.Payload...)
 		}
 		out = append(out, p.Signature...)
+		out = append(out, p.Signature2...)
 		if len(out) != len(b) {
 			t.Fatalf("re-encoding has %d bytes, input %d", len(out), len(b))
 		}
@@ -358,9 +433,20 @@ func BenchmarkEncode(b *testing.B) {
 	}
 }
 
+func grants(p *Permissions) []Grant {
+	var gs []Grant
+	p.Each(func(g Grant) bool { gs = append(gs, g); return true })
+	return gs
+}
+
+func sameGrant(a, b Grant) bool {
+	return bytes.Equal(a.Key, b.Key) && a.Type == b.Type && a.Bits == b.Bits
+}
+
 func samePacket(a, b *Packet) bool {
 	if a.CommunityVersion != b.CommunityVersion || a.CID != b.CID || a.Type != b.Type || a.GlobalTime != b.GlobalTime ||
-		a.Sequence != b.Sequence || !bytes.Equal(a.Key, b.Key) || !bytes.Equal(a.Signature, b.Signature) {
+		a.Sequence != b.Sequence || !bytes.Equal(a.Key, b.Key) || !bytes.Equal(a.Signature, b.Signature) ||
+		!bytes.Equal(a.Key2, b.Key2) || !bytes.Equal(a.Signature2, b.Signature2) || a.Policy != b.Policy {
 		return false
 	}
 	// walker payloads are compared field by field (unused flag bits are not re-encoded)
@@ -397,6 +483,143 @@ func samePacket(a, b *Packet) bool {
 		return a.MissingIdentity == b.MissingIdentity
 	case TypeMissingMessage:
 		return bytes.Equal(a.MissingMessage.Key, b.MissingMessage.Key) && bytes.Equal(a.MissingMessage.times, b.MissingMessage.times)
+	case TypeAuthorize, TypeRevoke:
+		return a.Permissions.n == b.Permissions.n && bytes.Equal(a.Permissions.raw, b.Permissions.raw)
+	case TypeUndoOwn, TypeUndoOther:
+		return bytes.Equal(a.Undo.Key, b.Undo.Key) && a.Undo.GlobalTime == b.Undo.GlobalTime
+	case TypeDynamicSettings:
+		return bytes.Equal(a.DynamicSettings.raw, b.DynamicSettings.raw)
+	case TypeDestroyCommunity:
+		return a.Destroy == b.Destroy
+	case TypeMissingProof:
+		return bytes.Equal(a.MissingProof.Key, b.MissingProof.Key) && a.MissingProof.GlobalTime == b.MissingProof.GlobalTime
+	case TypeSignatureRequest, TypeSignatureResponse:
+		return a.Cosign.Identifier == b.Cosign.Identifier && bytes.Equal(a.Cosign.Packet, b.Cosign.Packet)
 	}
 	return true // identity and community types: compared above
+}
+
+// TestPermissionRoundTrip decodes the permission messages' payloads.
+func TestPermissionRoundTrip(t *testing.T) {
+	pk := samplePackets()
+	var p Packet
+	if err := DecodeWith(pk["authorize"], testSigLen, 32, testLayouts, &p); err != nil {
+		t.Fatal(err)
+	}
+	want := []Grant{{testKey2, 1, PermPermit | PermAuthorize}, {testKey2, 5, PermUndo}, {testKey, TypeDestroyCommunity, PermPermit}}
+	if got := grants(&p.Permissions); !slices.EqualFunc(got, want, sameGrant) || p.Sequence != 1 || p.GlobalTime != 50 {
+		t.Fatalf("authorize: %v seq %d gt %d", got, p.Sequence, p.GlobalTime)
+	}
+	// the two grants to testKey2 share one key header
+	if n := bytes.Count(p.Payload, testKey2); n != 1 {
+		t.Fatalf("authorize payload holds testKey2 %d times, want 1", n)
+	}
+	stop := 0
+	p.Permissions.Each(func(Grant) bool { stop++; return false })
+	if stop != 1 {
+		t.Fatalf("Each went on after false: %d calls", stop)
+	}
+	if err := DecodeWith(pk["undo-other"], testSigLen, 32, testLayouts, &p); err != nil ||
+		!bytes.Equal(p.Undo.Key, testKey2) || p.Undo.GlobalTime != 41 {
+		t.Fatalf("undo-other: %v %+v", err, p.Undo)
+	}
+	if err := DecodeWith(pk["undo-own"], testSigLen, 32, testLayouts, &p); err != nil || p.Undo.Key != nil || p.Undo.GlobalTime != 40 {
+		t.Fatalf("undo-own: %v %+v", err, p.Undo)
+	}
+	if err := DecodeWith(pk["dynamic-settings"], testSigLen, 32, testLayouts, &p); err != nil || p.DynamicSettings.Len() != 2 {
+		t.Fatalf("dynamic-settings: %v", err)
+	}
+	if ty, ix := p.DynamicSettings.At(1); ty != 6 || ix != 0 {
+		t.Fatalf("dynamic-settings entry 1 = (%d, %d), want (6, 0)", ty, ix)
+	}
+	if err := DecodeWith(pk["destroy-community"], testSigLen, 32, testLayouts, &p); err != nil || !p.Destroy.Hard() {
+		t.Fatalf("destroy: %v %+v", err, p.Destroy)
+	}
+	if err := DecodeWith(pk["missing-proof"], testSigLen, 32, testLayouts, &p); err != nil ||
+		!bytes.Equal(p.MissingProof.Key, testKey2) || p.MissingProof.GlobalTime != 42 || p.Key != nil {
+		t.Fatalf("missing-proof: %v %+v", err, p.MissingProof)
+	}
+	if err := DecodeWith(pk["signature-request"], testSigLen, 32, testLayouts, &p); err != nil || p.Cosign.Identifier != 0x1234 {
+		t.Fatalf("signature-request: %v", err)
+	}
+	var inner Packet
+	if err := DecodeWith(p.Cosign.Packet, testSigLen, 32, testLayouts, &inner); err != nil {
+		t.Fatalf("inner packet: %v", err)
+	}
+	if !bytes.Equal(inner.Key, testKey) || !bytes.Equal(inner.Key2, testKey2) || string(inner.Payload) != "both" ||
+		!IsEmptySignature(inner.Signature2) || IsEmptySignature(inner.Signature) ||
+		len(inner.Body) != len(p.Cosign.Packet)-2*testSigLen {
+		t.Fatalf("inner double-signed packet: %+v", inner)
+	}
+	if err := DecodeWith(pk["dynamic-policy-text"], testSigLen, 32, testLayouts, &p); err != nil || p.Policy != 1 || string(p.Payload) != "dyn" {
+		t.Fatalf("dynamic-policy-text: %v policy %d %q", err, p.Policy, p.Payload)
+	}
+}
+
+// TestPermissionRejects: every malformed permission payload is refused
+// with its reason.
+func TestPermissionRejects(t *testing.T) {
+	perm := func(payload ...byte) []byte {
+		return buildSeq(TypeAuthorize, 50, 1, func(b []byte) []byte { return append(b, payload...) })
+	}
+	key := append([]byte{0, 32}, testKey2...)
+	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+	undoOwn := func(target uint64) []byte {
+		return buildSeq(TypeUndoOwn, 50, 1, func(b []byte) []byte { return AppendUndoOwn(b, target) })
+	}
+	dyn := func(payload ...byte) []byte {
+		return buildSeq(TypeDynamicSettings, 50, 1, func(b []byte) []byte { return append(b, payload...) })
+	}
+	pk := samplePackets()
+	mp := pk["missing-proof"]
+	tests := []struct {
+		name string
+		pkt  []byte
+		want Reason
+	}{
+		{"authorize empty", perm(), ReasonBadPermission},
+		{"authorize count 0", perm(cat(key, []byte{0})...), ReasonBadPermission},
+		{"authorize bits 0", perm(cat(key, []byte{1, 1, 0})...), ReasonBadPermission},
+		{"authorize unknown bit", perm(cat(key, []byte{1, 1, 0x10})...), ReasonBadPermission},
+		{"authorize short key", perm(0, 31), ReasonBadKey},
+		{"authorize key past end", perm(cat([]byte{0, 32}, testKey2[:10])...), ReasonTruncated},
+		{"authorize entries past end", perm(cat(key, []byte{2, 1, 1})...), ReasonTruncated},
+		{"authorize one byte", perm(0), ReasonTruncated},
+		{"undo-own target = own time", undoOwn(50), ReasonBadGlobalTime},
+		{"undo-own target in the future", undoOwn(51), ReasonBadGlobalTime},
+		{"undo-own target 0", undoOwn(0), ReasonBadGlobalTime},
+		{"undo-own long", buildSeq(TypeUndoOwn, 50, 1, func(b []byte) []byte { return append(AppendUndoOwn(b, 4), 0) }), ReasonTrailing},
+		{"undo-other bad key", buildSeq(TypeUndoOther, 50, 1, func(b []byte) []byte { return AppendUndoOther(b, testKey2[:5], 4) }), ReasonBadKey},
+		{"undo-other no time", buildSeq(TypeUndoOther, 50, 1, func(b []byte) []byte { return AppendMember(b, testKey2) }), ReasonTruncated},
+		{"dynamic-settings empty", dyn(), ReasonTruncated},
+		{"dynamic-settings ragged", dyn(5, 'r', 1, 5), ReasonTrailing},
+		{"dynamic-settings policy type", dyn(5, 'x', 1), ReasonBadPolicy},
+		{"destroy empty", build(TypeDestroyCommunity, 5, func(b []byte) []byte { return b }), ReasonTruncated},
+		{"destroy long", build(TypeDestroyCommunity, 5, func(b []byte) []byte { return append(b, 'h', 'h') }), ReasonTrailing},
+		{"missing-proof long", append(bytes.Clone(mp), 0), ReasonTrailing},
+		{"missing-proof short", mp[:len(mp)-1], ReasonTruncated},
+		{"missing-proof time 0", build(TypeMissingProof, 5, func(b []byte) []byte { return AppendMissingProof(b, testKey2, 0) }), ReasonBadGlobalTime},
+		{"signature-request no packet", build(TypeSignatureRequest, 5, func(b []byte) []byte { return AppendCosign(b, 1, []byte{0}) }), ReasonTruncated},
+		{"double-signed no room for two signatures", pk["double-signed-text"][:23+4+64+8+testSigLen], ReasonTruncated},
+		{"double-signed second key short", func() []byte {
+			b := bytes.Clone(pk["double-signed-text"])
+			b[26] = 31
+			return b
+		}(), ReasonBadKey},
+		{"dynamic index out of range", func() []byte {
+			b := bytes.Clone(pk["dynamic-policy-text"])
+			b[23+2+32] = 2
+			return b
+		}(), ReasonBadPolicy},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var p Packet
+			err := DecodeWith(tc.pkt, testSigLen, 32, testLayouts, &p)
+			var we *Error
+			if !errors.As(err, &we) || we.Reason != tc.want {
+				t.Fatalf("err = %v, want reason %v", err, tc.want)
+			}
+		})
+	}
 }

@@ -23,7 +23,8 @@
 // Table communities maps a community id (cid, 20 bytes) to a small integer
 // and keeps its highest global time ever stored; table messages holds one
 // row per stored message (member id, global time, type byte, sequence
-// number, sync digest, signed packet). Global times above 2^63-1 (never
+// number, sync digest, signed packet, undone mark: 0 in force, else the
+// row id of the undoing message or -1 for protocol.UndoneByTimeline). Global times above 2^63-1 (never
 // produced by the protocol, which caps them there, but valid in a Store)
 // are stored as their two's-complement int64 and scanned in unsigned order.
 package sqlstore
@@ -45,7 +46,8 @@ import (
 )
 
 // SchemaVersion is the schema this package writes (PRAGMA user_version).
-const SchemaVersion = 1
+// Version 1 had no undone column; opening such a file adds it.
+const SchemaVersion = 2
 
 const schema = `
 CREATE TABLE IF NOT EXISTS communities (
@@ -62,9 +64,10 @@ CREATE TABLE IF NOT EXISTS messages (
 	sequence    INTEGER NOT NULL,
 	digest      INTEGER NOT NULL,
 	packet      BLOB    NOT NULL,
+	undone      INTEGER NOT NULL DEFAULT 0,
 	UNIQUE (community, member, global_time)
 );
-CREATE INDEX IF NOT EXISTS messages_sync ON messages (community, meta, global_time, member, digest);
+CREATE INDEX IF NOT EXISTS messages_sync2 ON messages (community, meta, global_time, member, undone, digest);
 `
 
 // DB is one open database file. It is not safe for concurrent use: the
@@ -89,6 +92,7 @@ type DB struct {
 type stmts struct {
 	begin, commit, rollback           *sql.Stmt
 	insert, get, packetOf, del, setGT *sql.Stmt
+	setUndone                         *sql.Stmt
 	digests, keepNewest, deleteUpTo   *sql.Stmt
 	scanAsc, scanDesc, member         query
 }
@@ -138,6 +142,12 @@ func (d *DB) init() error {
 		return fmt.Errorf("schema version %d is newer than this peer's (%d)", version, SchemaVersion)
 	}
 	if version < SchemaVersion {
+		if version == 1 {
+			if _, err := conn.ExecContext(d.ctx, `ALTER TABLE messages ADD COLUMN undone INTEGER NOT NULL DEFAULT 0;
+				DROP INDEX IF EXISTS messages_sync`); err != nil {
+				return fmt.Errorf("upgrade schema 1 to 2: %w", err)
+			}
+		}
 		if _, err := conn.ExecContext(d.ctx, schema); err != nil {
 			return fmt.Errorf("create schema: %w", err)
 		}
@@ -145,7 +155,7 @@ func (d *DB) init() error {
 			return fmt.Errorf("set schema version: %w", err)
 		}
 	}
-	const cols = "id, member, global_time, meta, sequence, digest, packet"
+	const cols = "id, member, global_time, meta, sequence, digest, undone, packet"
 	for _, s := range []struct {
 		p   **sql.Stmt
 		q   *query
@@ -154,8 +164,9 @@ func (d *DB) init() error {
 		{&d.st.begin, nil, "BEGIN IMMEDIATE"},
 		{&d.st.commit, nil, "COMMIT"},
 		{&d.st.rollback, nil, "ROLLBACK"},
-		{&d.st.insert, nil, `INSERT INTO messages (community, member, global_time, meta, sequence, digest, packet)
-			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`},
+		{&d.st.insert, nil, `INSERT INTO messages (community, member, global_time, meta, sequence, digest, undone, packet)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`},
+		{&d.st.setUndone, nil, "UPDATE messages SET undone = ? WHERE community = ? AND member = ? AND global_time = ?"},
 		{&d.st.get, nil, "SELECT " + cols + " FROM messages WHERE community = ? AND member = ? AND global_time = ?"},
 		{&d.st.packetOf, nil, "SELECT packet FROM messages WHERE id = ?"},
 		{&d.st.del, nil, "DELETE FROM messages WHERE community = ? AND member = ? AND global_time = ? RETURNING meta"},
@@ -165,7 +176,7 @@ func (d *DB) init() error {
 		{nil, &d.st.scanDesc, "SELECT " + cols + ` FROM messages WHERE community = ? AND meta = ? AND global_time BETWEEN ? AND ?
 			ORDER BY global_time DESC, member DESC`},
 		{&d.st.digests, nil, `SELECT id, global_time, digest FROM messages WHERE community = ? AND meta = ? AND global_time BETWEEN ? AND ?
-			ORDER BY global_time, member`},
+			AND undone = 0 ORDER BY global_time, member`},
 		{nil, &d.st.member, "SELECT " + cols + ` FROM messages WHERE community = ? AND member = ? AND global_time BETWEEN ? AND ?
 			AND meta = ? ORDER BY global_time`},
 		{&d.st.keepNewest, nil, `DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE community = ? AND member = ? AND meta = ?
@@ -249,7 +260,7 @@ func (d *DB) Flush() error {
 // Close commits what is pending and closes the file.
 func (d *DB) Close() error {
 	ferr := d.Flush()
-	for _, st := range []*sql.Stmt{d.st.begin, d.st.commit, d.st.rollback, d.st.insert, d.st.get, d.st.packetOf,
+	for _, st := range []*sql.Stmt{d.st.begin, d.st.commit, d.st.rollback, d.st.insert, d.st.setUndone, d.st.get, d.st.packetOf,
 		d.st.del, d.st.setGT, d.st.scanAsc.st, d.st.scanDesc.st, d.st.digests, d.st.member.st, d.st.keepNewest, d.st.deleteUpTo} {
 		if st != nil {
 			st.Close()
@@ -417,7 +428,7 @@ func (s *Store) Put(r *protocol.Record) (uint64, error) {
 		return 0, err
 	}
 	res, err := d.st.insert.ExecContext(d.ctx, s.id, r.Member[:], int64(r.GlobalTime), int(r.Meta),
-		int64(r.Sequence), int64(r.Digest), r.Packet)
+		int64(r.Sequence), int64(r.Digest), int64(r.Undone), r.Packet)
 	if err != nil {
 		d.fail("put", err)
 		return 0, d.err
@@ -452,13 +463,14 @@ func (s *Store) Put(r *protocol.Record) (uint64, error) {
 // scanRow reads one row of the cols list into r; pkt receives the packet
 // (a *sql.RawBytes keeps it only until the next row, a *[]byte copies).
 func scanRow(rows *sql.Rows, r *protocol.Record, pkt any) error {
-	var id, gt, seq, digest int64
+	var id, gt, seq, digest, undone int64
 	var meta int
 	var member sql.RawBytes
-	if err := rows.Scan(&id, &member, &gt, &meta, &seq, &digest, pkt); err != nil {
+	if err := rows.Scan(&id, &member, &gt, &meta, &seq, &digest, &undone, pkt); err != nil {
 		return err
 	}
 	r.ID, r.GlobalTime, r.Meta, r.Sequence, r.Digest = uint64(id), uint64(gt), wire.Type(meta), uint32(seq), uint64(digest)
+	r.Undone = uint64(undone)
 	copy(r.Member[:], member)
 	return nil
 }
@@ -509,6 +521,25 @@ func (s *Store) Delete(member protocol.MemberID, gt uint64) bool {
 		s.high--
 	}
 	return true
+}
+
+// SetUndone implements protocol.Store.
+func (s *Store) SetUndone(member protocol.MemberID, gt uint64, by uint64) bool {
+	d := s.db
+	if d.write() != nil {
+		return false
+	}
+	res, err := d.st.setUndone.ExecContext(d.ctx, int64(by), s.id, member[:], int64(gt))
+	if err != nil {
+		d.fail("set undone", err)
+		return false
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		d.fail("set undone", err)
+		return false
+	}
+	return n > 0
 }
 
 // record returns the Record a scan callback gets: one reused while scans

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"bytes"
+	"database/sql"
 	"encoding/binary"
 	"errors"
 	"math"
@@ -171,5 +172,72 @@ func TestOpenErrors(t *testing.T) {
 			d.Close()
 			t.Errorf("%s: Open(%s) succeeded", tt.name, tt.path)
 		}
+	}
+}
+
+// TestUpgradeFromSchema1 opens a file written by schema version 1 (no
+// undone column): its messages are kept, in force, and can be undone.
+func TestUpgradeFromSchema1(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "peer.db")
+	raw, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := record(1, 1, 5, 0, "old")
+	for _, q := range []string{
+		`CREATE TABLE communities (id INTEGER PRIMARY KEY, cid BLOB NOT NULL UNIQUE, global_time INTEGER NOT NULL DEFAULT 0)`,
+		`CREATE TABLE messages (id INTEGER PRIMARY KEY, community INTEGER NOT NULL REFERENCES communities(id),
+			member BLOB NOT NULL, global_time INTEGER NOT NULL, meta INTEGER NOT NULL, sequence INTEGER NOT NULL,
+			digest INTEGER NOT NULL, packet BLOB NOT NULL, UNIQUE (community, member, global_time))`,
+		`CREATE INDEX messages_sync ON messages (community, meta, global_time, member, digest)`,
+		`INSERT INTO communities (id, cid, global_time) VALUES (1, x'0700000000000000000000000000000000000000', 5)`,
+		`PRAGMA user_version = 1`,
+	} {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if _, err := raw.Exec(`INSERT INTO messages (community, member, global_time, meta, sequence, digest, packet) VALUES (1, ?, 5, 1, 0, ?, ?)`,
+		r.Member[:], int64(r.Digest), r.Packet); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+
+	d, err := Open(path)
+	if err != nil {
+		t.Fatalf("open a schema 1 file: %v", err)
+	}
+	s, err := d.Community(wire.CID{7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, ok := s.Get(r.Member, 5)
+	if !ok || got.Undone != 0 || !bytes.Equal(got.Packet, r.Packet) {
+		t.Fatalf("message of schema 1: %+v, %v", got, ok)
+	}
+	if !s.SetUndone(r.Member, 5, protocol.UndoneByTimeline) {
+		t.Fatal("SetUndone = false")
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	d, err = Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	var version int
+	if err := d.conn.QueryRowContext(d.ctx, "PRAGMA user_version").Scan(&version); err != nil || version != SchemaVersion {
+		t.Fatalf("user_version = %d, %v; want %d", version, err, SchemaVersion)
+	}
+	s, _ = d.Community(wire.CID{7})
+	if got, _ := s.Get(r.Member, 5); got.Undone != protocol.UndoneByTimeline {
+		t.Fatalf("undone mark after reopen = %d, want UndoneByTimeline", got.Undone)
+	}
+	if ds := s.AppendDigests(nil, 1, 0, math.MaxUint64); len(ds) != 0 {
+		t.Fatalf("AppendDigests shows an undone message: %v", ds)
+	}
+	if err := d.IntegrityCheck(); err != nil {
+		t.Fatal(err)
 	}
 }
