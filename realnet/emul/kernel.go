@@ -60,8 +60,16 @@ type kernelNAT struct {
 	// UDPTimeout and StreamTimeout are the namespace's
 	// nf_conntrack_udp_timeout and nf_conntrack_udp_timeout_stream.
 	UDPTimeout, StreamTimeout time.Duration
-	// SetTimeout is the timeout of the full/restricted cone sets.
+	// SetTimeout is the timeout of the full/restricted cone sets and of
+	// the flow set of OutboundRefresh.
 	SetTimeout time.Duration
+	// OutboundRefresh says only outbound packets keep a hole open, as the
+	// preset's Behavior does without RefreshOnInbound. Conntrack refreshes
+	// a flow on every packet in either direction, so an inbound packet is
+	// then also checked against a set that only outbound packets refresh
+	// (the cone modes' own set; a set of flows otherwise) and dropped when
+	// its entry has expired.
+	OutboundRefresh bool
 }
 
 // conntrack sysctls take whole seconds.
@@ -100,6 +108,7 @@ func kernelNATFor(p natmodels.Profile) (kernelNAT, error) {
 	if b.InboundCreatesFlow || b.AssuredTimeout > 0 {
 		return kernelNAT{}, fmt.Errorf("profile %q: conntrack options without PerFlow", p.Name)
 	}
+	k.OutboundRefresh = !b.RefreshOnInbound
 	switch {
 	case b.Mapping == natmodels.EndpointIndependent && b.PortAlloc == natmodels.PortPreserve:
 		switch b.Filtering {

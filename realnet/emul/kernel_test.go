@@ -17,15 +17,16 @@ func TestKernelNATFor(t *testing.T) {
 		profile string
 		mode    natMode
 		drop    bool
+		out     bool // OutboundRefresh
 		udp     time.Duration
 		stream  time.Duration
 		err     bool
 	}{
 		{profile: natmodels.ProfilePublic, mode: modeNone},
-		{profile: natmodels.ProfileFullCone, mode: modeFullCone, drop: true, udp: 60 * time.Second, stream: 60 * time.Second},
-		{profile: natmodels.ProfileRestrictedCone, mode: modeRestricted, drop: true, udp: 60 * time.Second, stream: 60 * time.Second},
-		{profile: natmodels.ProfilePortRestrictedCone, mode: modeMasq, drop: true, udp: 60 * time.Second, stream: 60 * time.Second},
-		{profile: natmodels.ProfileSymmetric, mode: modeRandom, drop: true, udp: 60 * time.Second, stream: 60 * time.Second},
+		{profile: natmodels.ProfileFullCone, mode: modeFullCone, drop: true, out: true, udp: 60 * time.Second, stream: 60 * time.Second},
+		{profile: natmodels.ProfileRestrictedCone, mode: modeRestricted, drop: true, out: true, udp: 60 * time.Second, stream: 60 * time.Second},
+		{profile: natmodels.ProfilePortRestrictedCone, mode: modeMasq, drop: true, out: true, udp: 60 * time.Second, stream: 60 * time.Second},
+		{profile: natmodels.ProfileSymmetric, mode: modeRandom, drop: true, out: true, udp: 60 * time.Second, stream: 60 * time.Second},
 		{profile: natmodels.ProfileLinuxMasquerade, mode: modeMasq, drop: true, udp: 30 * time.Second, stream: 120 * time.Second},
 		{profile: natmodels.ProfileLinuxMasqueradeNoFW, mode: modeMasq, drop: false, udp: 30 * time.Second, stream: 120 * time.Second},
 		{profile: natmodels.ProfileCGNAT, err: true},
@@ -45,8 +46,8 @@ func TestKernelNATFor(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if k.Mode != tc.mode || k.InputDrop != tc.drop || (tc.mode != modeNone && (k.UDPTimeout != tc.udp || k.StreamTimeout != tc.stream)) {
-				t.Errorf("kernelNATFor(%s) = %+v, want mode %v drop %v timeouts %v/%v", tc.profile, k, tc.mode, tc.drop, tc.udp, tc.stream)
+			if k.Mode != tc.mode || k.InputDrop != tc.drop || k.OutboundRefresh != tc.out || (tc.mode != modeNone && (k.UDPTimeout != tc.udp || k.StreamTimeout != tc.stream)) {
+				t.Errorf("kernelNATFor(%s) = %+v, want mode %v drop %v outbound refresh %v timeouts %v/%v", tc.profile, k, tc.mode, tc.drop, tc.out, tc.udp, tc.stream)
 			}
 		})
 	}
@@ -264,6 +265,55 @@ func TestKernelConntrackCollision(t *testing.T) {
 			modelKept := mapped.Port() == 40000
 			if kernelKept != modelKept || kernelKept != (name == natmodels.ProfileLinuxMasquerade) {
 				t.Errorf("port kept: kernel %v (%v), model %v (%v)", kernelKept, from, modelKept, mapped)
+			}
+		})
+	}
+}
+
+// TestKernelNATInboundRefresh: inbound traffic alone keeps a conntrack flow
+// alive, but a preset whose Behavior does not refresh on inbound must close
+// its hole one timeout after the last outbound packet, however much the
+// remote keeps sending. The kernel's verdict on each answer must be the
+// natmodels box's for the same packets.
+func TestKernelNATInboundRefresh(t *testing.T) {
+	needKernel(t)
+	profiles := []string{natmodels.ProfileFullCone, natmodels.ProfileRestrictedCone, natmodels.ProfilePortRestrictedCone,
+		natmodels.ProfileSymmetric, natmodels.ProfileLinuxMasquerade}
+	const timeout = 2 * time.Second
+	// answers at these times after the only outbound packet: the first
+	// within the timeout, the second past it but within a timeout of the
+	// first
+	answers := []time.Duration{1200 * time.Millisecond, 2600 * time.Millisecond}
+	topo := buildProbeNet(t, profiles, timeout)
+	hs := topo.plan.Hosts
+	srv := udpIn(t, topo.ns(hs[0].HostNS), netip.AddrPortFrom(hs[0].Public, 3478))
+	srvAddr := srv.LocalAddr().(*net.UDPAddr).AddrPort()
+	for i, name := range profiles {
+		h := hs[2+i]
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			prof, _ := natmodels.LookupProfile(name)
+			box, err := natmodels.NewBox(prof.WithTimeout(timeout).Chain[0], h.Public, rand.New(rand.NewPCG(1, 2)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			inside := netip.AddrPortFrom(h.LAN, 40000)
+			c := udpIn(t, topo.ns(h.HostNS), inside)
+			start := time.Now()
+			send(t, c, srvAddr)
+			mapped, ok := recvFrom(srv, time.Second)
+			if !ok {
+				t.Fatal("server heard nothing")
+			}
+			modelMapped, _ := box.Outbound(0, inside, srvAddr)
+			for _, at := range answers {
+				time.Sleep(time.Until(start.Add(at)))
+				send(t, srv, mapped)
+				_, kernel := recvFrom(c, 300*time.Millisecond)
+				_, v := box.Inbound(at, srvAddr, modelMapped)
+				if kernel != (v == natmodels.Pass) {
+					t.Errorf("answer %v after the only outbound packet (timeout %v): kernel passed = %v, model %v", at, timeout, kernel, v)
+				}
 			}
 		})
 	}

@@ -89,8 +89,12 @@ func nftConn(ns netns.NsHandle) (*nftables.Conn, error) {
 //	table ip dgoemu_nat {
 //	  set mapped { type inet_service; flags dynamic,timeout; timeout T; }    # full cone
 //	  set contacted { type ipv4_addr . inet_service; flags dynamic,timeout; timeout T; }  # restricted cone
+//	  set flows { type ipv4_addr . inet_service . inet_service; flags dynamic,timeout; timeout T; }  # other modes, OutboundRefresh
 //	  chain track { type filter hook forward priority filter;
-//	    oifname "wan0" meta l4proto udp update @mapped { udp sport } }   # or @contacted { ip daddr . udp sport }
+//	    oifname "wan0" meta l4proto udp update @mapped { udp sport }   # or @contacted { ip daddr . udp sport },
+//	                                                                   # or @flows { ip daddr . udp dport . udp sport }
+//	    iifname "wan0" meta l4proto udp udp dport != @mapped counter drop }  # OutboundRefresh; or ip saddr . udp dport
+//	                                                                   # != @contacted, or ip saddr . udp sport . udp dport != @flows
 //	  chain pre { type nat hook prerouting priority dstnat;
 //	    iifname "wan0" meta l4proto udp udp dport @mapped dnat to HOST }  # or ip saddr . udp dport @contacted
 //	  chain post { type nat hook postrouting priority srcnat;
@@ -112,36 +116,68 @@ func installNAT(ns netns.NsHandle, k kernelNAT, host netip.Addr) error {
 	c.AddRule(&nftables.Rule{Table: t, Chain: post, Exprs: cat(matchIf(expr.MetaKeyOIFNAME, wanIf),
 		[]expr.Any{&expr.Masq{FullyRandom: k.Mode == modeRandom}})})
 
-	if k.Mode == modeFullCone || k.Mode == modeRestricted {
-		set := &nftables.Set{Table: t, Name: "mapped", KeyType: nftables.TypeInetService,
+	// the set that outbound packets refresh: keyed by the mapping's port
+	// (udp sport going out, udp dport coming in) for the full cone, and the
+	// remote address too for the restricted cone, so that each mapping lets
+	// in the addresses it has sent to; by the whole flow (remote address
+	// and port, inside port) for OutboundRefresh in the other modes
+	var set *nftables.Set
+	var keyOut, keyIn []expr.Any
+	// concatenations fill 32-bit registers: reg 1 (= reg32 8) holds the
+	// address, reg32 9 and 10 the ports
+	switch {
+	case k.Mode == modeFullCone:
+		set = &nftables.Set{Table: t, Name: "mapped", KeyType: nftables.TypeInetService,
 			HasTimeout: true, Dynamic: true, Timeout: k.SetTimeout}
-		// the key: the mapping's port (udp sport going out, udp dport
-		// coming in); for the restricted cone the remote address too, so
-		// that each mapping lets in the addresses it has sent to
-		keyOut := []expr.Any{&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 2}}
-		keyIn := []expr.Any{&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2}}
-		if k.Mode == modeRestricted {
-			set = &nftables.Set{Table: t, Name: "contacted", KeyType: nftables.MustConcatSetType(nftables.TypeIPAddr, nftables.TypeInetService),
-				Concatenation: true, HasTimeout: true, Dynamic: true, Timeout: k.SetTimeout}
-			// concatenations fill 32-bit registers: reg 1 (= reg32 8)
-			// holds the address, reg32 9 the port
-			keyOut = []expr.Any{
-				&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
-				&expr.Payload{DestRegister: 9, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 2},
-			}
-			keyIn = []expr.Any{
-				&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4},
-				&expr.Payload{DestRegister: 9, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
-			}
+		keyOut = []expr.Any{&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 2}}
+		keyIn = []expr.Any{&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2}}
+	case k.Mode == modeRestricted:
+		set = &nftables.Set{Table: t, Name: "contacted", KeyType: nftables.MustConcatSetType(nftables.TypeIPAddr, nftables.TypeInetService),
+			Concatenation: true, HasTimeout: true, Dynamic: true, Timeout: k.SetTimeout}
+		keyOut = []expr.Any{
+			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
+			&expr.Payload{DestRegister: 9, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 2},
 		}
+		keyIn = []expr.Any{
+			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4},
+			&expr.Payload{DestRegister: 9, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
+		}
+	case k.OutboundRefresh:
+		set = &nftables.Set{Table: t, Name: "flows", KeyType: nftables.MustConcatSetType(nftables.TypeIPAddr, nftables.TypeInetService, nftables.TypeInetService),
+			Concatenation: true, HasTimeout: true, Dynamic: true, Timeout: k.SetTimeout}
+		keyOut = []expr.Any{
+			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
+			&expr.Payload{DestRegister: 9, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
+			&expr.Payload{DestRegister: 10, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 2},
+		}
+		keyIn = []expr.Any{
+			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4},
+			&expr.Payload{DestRegister: 9, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 2},
+			&expr.Payload{DestRegister: 10, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
+		}
+	}
+	if set != nil {
 		if err := c.AddSet(set, nil); err != nil {
 			return fmt.Errorf("nftables set %s: %w", set.Name, err)
 		}
+		// the forward hook sees the inside port both ways: before SNAT
+		// going out, after the reply's (or DNAT's) translation coming in
 		track := c.AddChain(&nftables.Chain{Name: "track", Table: t, Type: nftables.ChainTypeFilter,
 			Hooknum: nftables.ChainHookForward, Priority: nftables.ChainPriorityFilter})
 		c.AddRule(&nftables.Rule{Table: t, Chain: track, Exprs: cat(matchIf(expr.MetaKeyOIFNAME, wanIf), matchUDP(),
 			keyOut, []expr.Any{&expr.Dynset{SrcRegKey: 1, SetName: set.Name, SetID: set.ID,
 				Operation: uint32(unix.NFT_DYNSET_OP_UPDATE), Timeout: k.SetTimeout}})})
+		if k.OutboundRefresh {
+			// conntrack keeps a flow that only inbound packets refresh:
+			// refuse them once outbound packets stopped refreshing the set
+			c.AddRule(&nftables.Rule{Table: t, Chain: track, Exprs: cat(matchIf(expr.MetaKeyIIFNAME, wanIf), matchUDP(),
+				keyIn, []expr.Any{&expr.Lookup{SourceRegister: 1, SetName: set.Name, SetID: set.ID, Invert: true},
+					&expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop}})})
+		}
+	}
+	if k.Mode == modeFullCone || k.Mode == modeRestricted {
+		// the cone: a new inbound flow to a live mapping goes to the host
+		// (before DNAT the mapping's port is the udp dport, as after it)
 		pre := c.AddChain(&nftables.Chain{Name: "pre", Table: t, Type: nftables.ChainTypeNAT,
 			Hooknum: nftables.ChainHookPrerouting, Priority: nftables.ChainPriorityNATDest})
 		h := host.As4()

@@ -60,6 +60,9 @@ type ProfileReport struct {
 	Rules string `json:"rules"`
 	// InputDrop says the router drops new inbound packets to itself.
 	InputDrop bool `json:"wan_input_drop"`
+	// OutboundRefresh says only outbound packets keep a hole open (inbound
+	// packets are checked against a set that only outbound ones refresh).
+	OutboundRefresh bool `json:"outbound_refresh_only"`
 	// UDPTimeout and StreamTimeout are the namespace's conntrack UDP
 	// timeouts in seconds (unreplied, replied).
 	UDPTimeout    float64 `json:"conntrack_udp_timeout"`
@@ -87,7 +90,7 @@ func newReport(id string, profiles []string, nats []kernelNAT) *Report {
 		pr := rep.Profiles[p]
 		if pr == nil {
 			k := nats[i]
-			pr = &ProfileReport{Rules: k.Mode.String(), InputDrop: k.InputDrop}
+			pr = &ProfileReport{Rules: k.Mode.String(), InputDrop: k.InputDrop, OutboundRefresh: k.OutboundRefresh}
 			if k.Mode != modeNone {
 				pr.UDPTimeout, pr.StreamTimeout = k.UDPTimeout.Seconds(), k.StreamTimeout.Seconds()
 				rep.Namespaces++
