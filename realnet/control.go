@@ -142,6 +142,53 @@ func (p *Peer) community(s string) (wire.CID, error) {
 	return wire.CID{}, fmt.Errorf("%w: this peer serves %d communities: name one", errBadRequest, len(p.cfg.Communities))
 }
 
+// named is a parsed control request that names its community ("" for the
+// only one the peer serves).
+type named interface{ community() string }
+
+func (r PublishRequest) community() string { return r.Community }
+func (q MessagesQuery) community() string  { return q.Community }
+
+// bodyOf turns a parser of a JSON body into a parser of the request
+// that handle gives it (handle limits the body to MaxRequestBody bytes).
+func bodyOf[Q any](parse func([]byte) (Q, error)) func(*http.Request) (Q, error) {
+	return func(r *http.Request) (Q, error) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			var zero Q
+			return zero, fmt.Errorf("%w: %w", errBadRequest, err)
+		}
+		return parse(body)
+	}
+}
+
+// queryOf turns a parser of a query string into a parser of the request
+// that handle gives it.
+func queryOf[Q any](parse func(url.Values) (Q, error)) func(*http.Request) (Q, error) {
+	return func(r *http.Request) (Q, error) { return parse(r.URL.Query()) }
+}
+
+// handle is the HTTP handler of one control endpoint: it parses the
+// request (a 400 names what is wrong), resolves the community it names,
+// runs do and replies with its result as JSON.
+func handle[Q named](p *Peer, parse func(*http.Request) (Q, error), do func(*http.Request, wire.CID, Q) (any, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, MaxRequestBody)
+		q, err := parse(r)
+		if err != nil {
+			reply(w, nil, err)
+			return
+		}
+		cid, err := p.community(q.community())
+		if err != nil {
+			reply(w, nil, err)
+			return
+		}
+		v, err := do(r, cid, q)
+		reply(w, v, err)
+	}
+}
+
 // ControlHandler returns the control API's HTTP handler.
 func (p *Peer) ControlHandler() http.Handler {
 	mux := http.NewServeMux()
@@ -149,39 +196,12 @@ func (p *Peer) ControlHandler() http.Handler {
 		st, err := p.Status()
 		reply(w, st, err)
 	})
-	mux.HandleFunc("POST /v1/publish", func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxRequestBody))
-		if err != nil {
-			reply(w, nil, fmt.Errorf("%w: %w", errBadRequest, err))
-			return
-		}
-		req, err := ParsePublishRequest(body)
-		if err != nil {
-			reply(w, nil, err)
-			return
-		}
-		cid, err := p.community(req.Community)
-		if err != nil {
-			reply(w, nil, err)
-			return
-		}
-		msg, err := p.Publish(r.Context(), cid, req.Message, req.Payload)
-		reply(w, msg, err)
-	})
-	mux.HandleFunc("GET /v1/messages", func(w http.ResponseWriter, r *http.Request) {
-		q, err := ParseMessagesQuery(r.URL.Query())
-		if err != nil {
-			reply(w, nil, err)
-			return
-		}
-		cid, err := p.community(q.Community)
-		if err != nil {
-			reply(w, nil, err)
-			return
-		}
-		page, err := p.Messages(cid, q.Since, q.Limit)
-		reply(w, page, err)
-	})
+	mux.HandleFunc("POST /v1/publish", handle(p, bodyOf(ParsePublishRequest), func(r *http.Request, cid wire.CID, req PublishRequest) (any, error) {
+		return p.Publish(r.Context(), cid, req.Message, req.Payload)
+	}))
+	mux.HandleFunc("GET /v1/messages", handle(p, queryOf(ParseMessagesQuery), func(_ *http.Request, cid wire.CID, q MessagesQuery) (any, error) {
+		return p.Messages(cid, q.Since, q.Limit)
+	}))
 	p.permissionRoutes(mux)
 	return mux
 }

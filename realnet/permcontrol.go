@@ -5,13 +5,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 
 	"github.com/dispersy-go/dispersy/protocol"
+	"github.com/dispersy-go/dispersy/protocol/wire"
 )
 
 // The permission part of the control API:
@@ -190,94 +190,49 @@ func ParsePermittedQuery(q url.Values) (PermittedQuery, error) {
 	return pq, nil
 }
 
-// readBody reads a control request's body within MaxRequestBody.
-func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxRequestBody))
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", errBadRequest, err)
+// undoRequest is a parsed undo body.
+type undoRequest struct {
+	UndoRequest
+	member protocol.MemberID
+	gt     uint64
+}
+
+func (r PermissionRequest) community() string { return r.Community }
+func (r undoRequest) community() string       { return r.Community }
+func (r DestroyRequest) community() string    { return r.Community }
+func (q PermittedQuery) community() string    { return q.Community }
+
+// parseUndo is ParseUndoRequest for handle.
+func parseUndo(body []byte) (undoRequest, error) {
+	req, mid, gt, err := ParseUndoRequest(body)
+	return undoRequest{req, mid, gt}, err
+}
+
+// parseDestroy decodes and checks a destroy body.
+func parseDestroy(body []byte) (DestroyRequest, error) {
+	var req DestroyRequest
+	if err := decodeStrict(body, "destroy", &req); err != nil {
+		return req, err
 	}
-	return body, nil
+	return req, checkCommunity(req.Community)
 }
 
 // permissionRoutes adds the permission endpoints to the control API.
 func (p *Peer) permissionRoutes(mux *http.ServeMux) {
 	grant := func(revoke bool) http.HandlerFunc {
-		return func(w http.ResponseWriter, r *http.Request) {
-			body, err := readBody(w, r)
-			if err != nil {
-				reply(w, nil, err)
-				return
-			}
-			req, err := ParsePermissionRequest(body)
-			if err != nil {
-				reply(w, nil, err)
-				return
-			}
-			cid, err := p.community(req.Community)
-			if err != nil {
-				reply(w, nil, err)
-				return
-			}
-			msg, err := p.Grant(r.Context(), cid, revoke, req.Member, req.Message, req.Perms())
-			reply(w, msg, err)
-		}
+		return handle(p, bodyOf(ParsePermissionRequest), func(r *http.Request, cid wire.CID, req PermissionRequest) (any, error) {
+			return p.Grant(r.Context(), cid, revoke, req.Member, req.Message, req.Perms())
+		})
 	}
 	mux.HandleFunc("POST /v1/authorize", grant(false))
 	mux.HandleFunc("POST /v1/revoke", grant(true))
-	mux.HandleFunc("POST /v1/undo", func(w http.ResponseWriter, r *http.Request) {
-		body, err := readBody(w, r)
-		if err != nil {
-			reply(w, nil, err)
-			return
-		}
-		req, mid, gt, err := ParseUndoRequest(body)
-		if err != nil {
-			reply(w, nil, err)
-			return
-		}
-		cid, err := p.community(req.Community)
-		if err != nil {
-			reply(w, nil, err)
-			return
-		}
-		msg, err := p.Undo(r.Context(), cid, mid, gt)
-		reply(w, msg, err)
-	})
-	mux.HandleFunc("POST /v1/destroy", func(w http.ResponseWriter, r *http.Request) {
-		body, err := readBody(w, r)
-		if err != nil {
-			reply(w, nil, err)
-			return
-		}
-		var req DestroyRequest
-		if err := decodeStrict(body, "destroy", &req); err != nil {
-			reply(w, nil, err)
-			return
-		}
-		if err := checkCommunity(req.Community); err != nil {
-			reply(w, nil, err)
-			return
-		}
-		cid, err := p.community(req.Community)
-		if err != nil {
-			reply(w, nil, err)
-			return
-		}
-		msg, err := p.Destroy(r.Context(), cid)
-		reply(w, msg, err)
-	})
-	mux.HandleFunc("GET /v1/permitted", func(w http.ResponseWriter, r *http.Request) {
-		q, err := ParsePermittedQuery(r.URL.Query())
-		if err != nil {
-			reply(w, nil, err)
-			return
-		}
-		cid, err := p.community(q.Community)
-		if err != nil {
-			reply(w, nil, err)
-			return
-		}
-		ans, err := p.Permitted(cid, q.Member, q.Message, q.Permission)
-		reply(w, ans, err)
-	})
+	mux.HandleFunc("POST /v1/undo", handle(p, bodyOf(parseUndo), func(r *http.Request, cid wire.CID, req undoRequest) (any, error) {
+		return p.Undo(r.Context(), cid, req.member, req.gt)
+	}))
+	mux.HandleFunc("POST /v1/destroy", handle(p, bodyOf(parseDestroy), func(r *http.Request, cid wire.CID, _ DestroyRequest) (any, error) {
+		return p.Destroy(r.Context(), cid)
+	}))
+	mux.HandleFunc("GET /v1/permitted", handle(p, queryOf(ParsePermittedQuery), func(_ *http.Request, cid wire.CID, q PermittedQuery) (any, error) {
+		return p.Permitted(cid, q.Member, q.Message, q.Permission)
+	}))
 }
