@@ -444,6 +444,16 @@ type MessagePage struct {
 	More bool `json:"more"`
 }
 
+// storedCommunity returns community cid of n if n serves it with a store
+// (a tracker stores nothing), or ErrUnknownCommunity.
+func storedCommunity(n *protocol.Node, cid wire.CID) (*protocol.Community, error) {
+	c := n.Community(cid)
+	if c == nil || c.Store() == nil {
+		return nil, fmt.Errorf("%w: %s", ErrUnknownCommunity, hex.EncodeToString(cid[:]))
+	}
+	return c, nil
+}
+
 // Messages lists up to limit messages of community cid with global time
 // above since, in (global time, member) order. A page ends at a whole
 // global time unless one global time alone holds more than limit.
@@ -451,9 +461,9 @@ func (p *Peer) Messages(cid wire.CID, since uint64, limit int) (MessagePage, err
 	var page MessagePage
 	var perr error
 	err := p.Do(func(n *protocol.Node) {
-		c := n.Community(cid)
-		if c == nil || c.Store() == nil {
-			perr = fmt.Errorf("%w: %s", ErrUnknownCommunity, hex.EncodeToString(cid[:]))
+		c, err := storedCommunity(n, cid)
+		if err != nil {
+			perr = err
 			return
 		}
 		var recs []protocol.Record

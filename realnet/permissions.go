@@ -174,9 +174,9 @@ func (p *Peer) Permitted(cid wire.CID, member, meta string, perm protocol.Permis
 	var out Permitted
 	var perr error
 	err := p.Do(func(n *protocol.Node) {
-		c := n.Community(cid)
-		if c == nil || c.Store() == nil {
-			perr = fmt.Errorf("%w: %s", ErrUnknownCommunity, hex.EncodeToString(cid[:]))
+		c, err := storedCommunity(n, cid)
+		if err != nil {
+			perr = err
 			return
 		}
 		if c.Definition().Meta(meta) == nil {

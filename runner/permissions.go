@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -86,7 +85,7 @@ type action struct {
 	at      time.Duration
 	want    int      // messages a peer must store to have applied it (0: not known yet)
 	perNode []uint16 // messages of the action each node stored
-	cov     applyCount
+	cov     coverage // every peer counts as online: no churn with permissions
 }
 
 // permState is the run's view of permissions.
@@ -166,7 +165,7 @@ func (r *run) found() error {
 // track starts tracking an action at virtual time at.
 func (ps *permState) track(kind string, line int, at time.Duration, peers int) *action {
 	a := &action{sum: ActionSummary{Kind: kind, Line: line, AtSeconds: at.Seconds()}, at: at,
-		perNode: make([]uint16, peers), cov: applyCount{}}
+		perNode: make([]uint16, peers), cov: coverage{peers: peers, online: int64(peers)}}
 	ps.actions = append(ps.actions, a)
 	return a
 }
@@ -195,7 +194,7 @@ func (r *run) finish(a *action, nd *node) {
 	}
 	if i := nd.index - r.s.Trackers; i >= 0 && i < len(a.perNode) {
 		a.perNode[i] = uint16(a.want)
-		a.cov.add(int64(len(r.peers)), r.net.Now()-a.at)
+		a.cov.addPair(1, r.net.Now()-a.at)
 	}
 }
 
@@ -227,10 +226,10 @@ func (r *run) applied(a *action, nd *node) {
 	switch {
 	case a.sum.Kind == "publish":
 		if int(a.perNode[i]) <= a.want {
-			a.cov.add(int64(a.want)*int64(len(r.peers)), r.net.Now()-a.at)
+			a.cov.addPair(int64(a.want), r.net.Now()-a.at)
 		}
 	case int(a.perNode[i]) == a.want:
-		a.cov.add(int64(len(r.peers)), r.net.Now()-a.at)
+		a.cov.addPair(1, r.net.Now()-a.at)
 	}
 }
 
@@ -477,27 +476,4 @@ func resolution(pm *protocol.Meta, m scenarios.Message) {
 	for _, p := range m.Policies {
 		pm.Policies = append(pm.Policies, kind(p))
 	}
-}
-
-// applyCount counts the (peer, message) pairs an action has applied, over
-// every peer (a scenario with permissions has no churn), and when each
-// threshold was passed.
-type applyCount struct {
-	pairs int64
-	times [4]*float64 // t50 t90 t99 t100
-}
-
-// add counts one more pair of total, since the action.
-func (c *applyCount) add(total int64, since time.Duration) {
-	c.pairs++
-	for i, q := range thresholds {
-		if c.times[i] == nil && total > 0 && float64(c.pairs) >= math.Ceil(q*float64(total)) {
-			v := since.Seconds()
-			c.times[i] = &v
-		}
-	}
-}
-
-func (c *applyCount) convergence() Convergence {
-	return Convergence{T50: c.times[0], T90: c.times[1], T99: c.times[2], T100: c.times[3]}
 }

@@ -146,6 +146,13 @@ func (c *coverage) check(msgs int64, since time.Duration) {
 	}
 }
 
+// addPair counts one more stored pair, of msgs messages per peer, and
+// notes the thresholds passed, since.
+func (c *coverage) addPair(msgs int64, since time.Duration) {
+	c.pairs++
+	c.check(msgs, since)
+}
+
 // value returns the coverage now.
 func (c *coverage) value(msgs int64) float64 {
 	if c.online == 0 || msgs == 0 {
