@@ -163,6 +163,9 @@ type BuildInfo struct {
 	GOARCH     string `json:"goarch"`
 	GOMAXPROCS int    `json:"gomaxprocs"`
 	NumCPU     int    `json:"num_cpu"`
+	// HugePages says whether the heap was backed by transparent huge
+	// pages (set by cmd/sim; empty when not asked).
+	HugePages string `json:"hugepages,omitempty"`
 }
 
 // expectedConnType is what Dispersy's vote should conclude behind profile

@@ -18,11 +18,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sync/atomic"
 	"syscall"
+	"time"
 
+	"github.com/dispersy-go/dispersy/internal/hugepages"
 	"github.com/mattn/go-isatty"
 )
 
@@ -45,9 +49,18 @@ func main() {
 		stop.Store(true)
 		signal.Stop(sig) // a second Ctrl-C kills at once
 	}()
-	e := &env{stdout: os.Stdout, stderr: os.Stderr, interrupted: stop.Load,
+	// Huge pages for the heap (see internal/hugepages); SIM_HUGEPAGES=off
+	// leaves the kernel's default.
+	hp := hugepages.Start(250*time.Millisecond, heapReserve())
+	if os.Getenv("SIM_HUGEPAGES") == "off" {
+		hp.Stop()
+		hp = nil
+	}
+	e := &env{stdout: os.Stdout, stderr: os.Stderr, interrupted: stop.Load, hugepages: hp.Status,
 		terminal: isatty.IsTerminal(os.Stderr.Fd()) || isatty.IsCygwinTerminal(os.Stderr.Fd())}
-	if err := e.main(os.Args[1:]); err != nil {
+	err := e.main(os.Args[1:])
+	hp.Stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "sim:", err)
 		if errors.Is(err, errInterrupted) {
 			os.Exit(130)
@@ -56,12 +69,26 @@ func main() {
 	}
 }
 
+// heapReserve is how much heap the huge-page advisor maps ahead: the memory
+// limit a run will have (GOMEMLIMIT, else tuneGC's 6 GiB), at most half
+// the machine's memory (hugepages.Start caps it).
+func heapReserve() int {
+	limit := debug.SetMemoryLimit(-1)
+	if limit == math.MaxInt64 {
+		limit = defaultMemoryLimit
+	}
+	return int(limit)
+}
+
 // env is what a command talks to: its output streams, whether stderr is a
 // terminal (for the progress bar) and whether the user asked it to stop.
 type env struct {
 	stdout, stderr io.Writer
 	terminal       bool
 	interrupted    func() bool
+	// hugepages says whether the heap is advised for huge pages (nil:
+	// not asked, as in tests).
+	hugepages func() string
 }
 
 // run runs the command line args with output to stdout and stderr, as a

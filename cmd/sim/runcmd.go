@@ -130,6 +130,9 @@ func (e *env) runCmd(args []string) error {
 	if err != nil {
 		return err
 	}
+	if e.hugepages != nil && *backend == "sim" {
+		sum.Build.HugePages = e.hugepages()
+	}
 	if *memprof != "" {
 		if err := writeHeapProfile(*memprof); err != nil {
 			return err
@@ -160,6 +163,9 @@ func (e *env) runCmd(args []string) error {
 	return nil
 }
 
+// defaultMemoryLimit is the soft heap limit of a run without GOMEMLIMIT.
+const defaultMemoryLimit = 6 << 30
+
 // tuneGC sets the collector for a simulation, which builds a large,
 // long-lived heap: collect less often (GOGC 400), but keep the heap under
 // a soft limit of 6 GiB. GOGC and GOMEMLIMIT in the environment win: a run
@@ -170,7 +176,7 @@ func tuneGC() {
 		debug.SetGCPercent(400)
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(6 << 30)
+		debug.SetMemoryLimit(defaultMemoryLimit)
 	}
 }
 
