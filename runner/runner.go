@@ -105,6 +105,7 @@ type run struct {
 	drops      [wire.NumReasons]int64
 	unresolved int64 // introductions naming an address no host owns
 	maxHeap    uint64
+	maxLive    uint64 // largest heap found live by a collection
 
 	sync          *syncState
 	workloadTotal int        // stored messages the workload publishes, less those skipped
@@ -181,6 +182,7 @@ func Run(s *scenarios.Scenario, o Options) (*Summary, error) {
 		}
 		h := HeapBytes()
 		r.maxHeap = max(r.maxHeap, h)
+		r.maxLive = max(r.maxLive, LiveHeapBytes())
 		if o.Interrupted != nil && o.Interrupted() {
 			interrupted = true
 			r.net.Halt()
@@ -206,6 +208,7 @@ func Run(s *scenarios.Scenario, o Options) (*Summary, error) {
 	r.pq.add(punctEvent{kind: evTick, t: end + time.Hour}) // count every finished window
 	r.pq.close()
 	r.maxHeap = max(r.maxHeap, HeapBytes())
+	r.maxLive = max(r.maxLive, LiveHeapBytes())
 	sum := r.summary(scheme.Name(), end)
 	sum.Interrupted = interrupted
 	if o.Clock != nil {
@@ -415,6 +418,17 @@ func (o *observer) SyncAnswered(_ wire.CID, a *protocol.SyncAnswer) {
 // max_heap_bytes of summaries).
 func HeapBytes() uint64 {
 	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() == metrics.KindUint64 {
+		return s[0].Value.Uint64()
+	}
+	return 0
+}
+
+// LiveHeapBytes returns the heap the last collection found live
+// (runtime/metrics /gc/heap/live:bytes).
+func LiveHeapBytes() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 	metrics.Read(s)
 	if s[0].Value.Kind() == metrics.KindUint64 {
 		return s[0].Value.Uint64()

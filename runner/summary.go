@@ -26,10 +26,13 @@ type Summary struct {
 	PacketsDelivered int64            `json:"packets_delivered"`
 	PacketsDropped   map[string]int64 `json:"packets_dropped"`
 	MaxHeapBytes     uint64           `json:"max_heap_bytes"`
-	TraceHash        string           `json:"trace_hash"`
-	Walker           WalkerSummary    `json:"walker"`
-	Puncture         PunctureSummary  `json:"puncture"`
-	Sync             SyncSummary      `json:"sync"`
+	// MaxLiveHeapBytes is the largest heap the collector found live (what
+	// the run needs; MaxHeapBytes adds the garbage GOGC lets pile up).
+	MaxLiveHeapBytes uint64          `json:"max_live_heap_bytes,omitempty"`
+	TraceHash        string          `json:"trace_hash"`
+	Walker           WalkerSummary   `json:"walker"`
+	Puncture         PunctureSummary `json:"puncture"`
+	Sync             SyncSummary     `json:"sync"`
 	// Interrupted says the run was stopped before its end (Ctrl-C):
 	// VirtualSeconds is then the virtual time it reached, and every figure
 	// covers only that.
@@ -188,7 +191,7 @@ func (r *run) summary(crypto string, end time.Duration) *Summary {
 	s := &Summary{
 		Scenario: r.s.Name, Seed: r.seed, Nodes: r.s.Nodes, Trackers: r.s.Trackers, Crypto: crypto,
 		VirtualSeconds: end.Seconds(), Events: st.Events, PacketsSent: st.PacketsSent,
-		PacketsDelivered: st.PacketsDelivered, PacketsDropped: st.DropsByName(), MaxHeapBytes: r.maxHeap,
+		PacketsDelivered: st.PacketsDelivered, PacketsDropped: st.DropsByName(), MaxHeapBytes: r.maxHeap, MaxLiveHeapBytes: r.maxLive,
 		TraceHash: HashHex(r.net.TraceHash()),
 		Messages:  map[string]MessageStats{}, NodeDrops: map[string]int64{},
 		Build: BuildInfo{GoVersion: runtime.Version(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH,

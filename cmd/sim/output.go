@@ -113,7 +113,7 @@ func printSummary(w io.Writer, s *runner.Summary) {
 		{"dropped: loss / nat filtered / offline", fmt.Sprintf("%d / %d / %d", s.PacketsDropped["loss"],
 			s.PacketsDropped["nat_filtered"], s.PacketsDropped["offline"])},
 		{"delivered per wall second", fmt.Sprintf("%.0f", s.DeliveredPerWallSecond)},
-		{"max heap", fmt.Sprintf("%.0f MiB", float64(s.MaxHeapBytes)/(1<<20))},
+		{"max heap (live after a collection)", fmt.Sprintf("%.0f MiB (%.0f MiB)", float64(s.MaxHeapBytes)/(1<<20), float64(s.MaxLiveHeapBytes)/(1<<20))},
 		{"trace hash", s.TraceHash},
 	}
 	if s.Interrupted {

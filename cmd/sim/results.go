@@ -125,8 +125,8 @@ func resultBlocks(dir string) (map[string]string, error) {
 	}
 	slices.Sort(sums)
 	var tab, plots strings.Builder
-	tab.WriteString("| scenario | nodes | crypto | virtual | wall | events | events / wall s | max heap | heap / node | online at end | connected | puncture | t99 | coverage | trace hash |\n")
-	tab.WriteString("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	tab.WriteString("| scenario | nodes | crypto | virtual | wall | events | events / wall s | max heap | heap / node | live / node | online at end | connected | puncture | t99 | coverage | trace hash |\n")
+	tab.WriteString("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, path := range sums {
 		b, err := os.ReadFile(path)
 		if err != nil {
@@ -158,10 +158,14 @@ func resultBlocks(dir string) (map[string]string, error) {
 		if len(hash) > 8 {
 			hash = hash[:8] + "…"
 		}
-		fmt.Fprintf(&tab, "| [%s](%s/summary.json) | %d | %s | %s | %.0f s | %s | %s | %.0f MiB | %.1f KiB | %s | %.4f | %.3f | %s | %s | `%s` |\n",
+		live := "–" // summaries from before the live heap was recorded
+		if s.MaxLiveHeapBytes > 0 {
+			live = fmt.Sprintf("%.1f KiB", float64(s.MaxLiveHeapBytes)/1024/float64(max(1, s.Nodes+s.Trackers)))
+		}
+		fmt.Fprintf(&tab, "| [%s](%s/summary.json) | %d | %s | %s | %.0f s | %s | %s | %.0f MiB | %.1f KiB | %s | %s | %.4f | %.3f | %s | %s | `%s` |\n",
 			name, name, s.Nodes, s.Crypto, virtual, s.WallSeconds, si(float64(s.Events)), si(perWall),
 			float64(s.MaxHeapBytes)/(1<<20), float64(s.MaxHeapBytes)/1024/float64(max(1, s.Nodes+s.Trackers)),
-			online, s.Walker.ConnectedFraction, s.Puncture.SuccessRate, t99, cov, hash)
+			live, online, s.Walker.ConnectedFraction, s.Puncture.SuccessRate, t99, cov, hash)
 		pngs, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "*.png"))
 		slices.Sort(pngs)
 		if len(pngs) > 0 {
