@@ -416,19 +416,15 @@ func (o *observer) SyncAnswered(_ wire.CID, a *protocol.SyncAnswer) {
 
 // HeapBytes returns the bytes of live and not-yet-swept heap objects (the
 // max_heap_bytes of summaries).
-func HeapBytes() uint64 {
-	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	metrics.Read(s)
-	if s[0].Value.Kind() == metrics.KindUint64 {
-		return s[0].Value.Uint64()
-	}
-	return 0
-}
+func HeapBytes() uint64 { return readMetric("/memory/classes/heap/objects:bytes") }
 
-// LiveHeapBytes returns the heap the last collection found live
-// (runtime/metrics /gc/heap/live:bytes).
-func LiveHeapBytes() uint64 {
-	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+// LiveHeapBytes returns the heap the last collection found live (the
+// max_live_heap_bytes of summaries).
+func LiveHeapBytes() uint64 { return readMetric("/gc/heap/live:bytes") }
+
+// readMetric reads one uint64 runtime metric (0 if this Go has none).
+func readMetric(name string) uint64 {
+	s := []metrics.Sample{{Name: name}}
 	metrics.Read(s)
 	if s[0].Value.Kind() == metrics.KindUint64 {
 		return s[0].Value.Uint64()
