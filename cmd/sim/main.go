@@ -51,10 +51,9 @@ func main() {
 	}()
 	// Huge pages for the heap (see internal/hugepages); SIM_HUGEPAGES=off
 	// leaves the kernel's default.
-	hp := hugepages.Start(250*time.Millisecond, heapReserve())
-	if os.Getenv("SIM_HUGEPAGES") == "off" {
-		hp.Stop()
-		hp = nil
+	var hp *hugepages.Advisor
+	if os.Getenv("SIM_HUGEPAGES") != "off" {
+		hp = hugepages.Start(250*time.Millisecond, heapReserve())
 	}
 	e := &env{stdout: os.Stdout, stderr: os.Stderr, interrupted: stop.Load, hugepages: hp.Status,
 		terminal: isatty.IsTerminal(os.Stderr.Fd()) || isatty.IsCygwinTerminal(os.Stderr.Fd())}
