@@ -35,15 +35,16 @@ func (c Category) String() string {
 
 // Candidate is one UDP endpoint of a peer in one community, with the
 // timestamps that decide its category.
+//
+// Its addresses are packed (endpoint): a candidate holds no pointer, so
+// the collector never scans the millions of them a large simulation keeps.
 type Candidate struct {
-	Sock     netip.AddrPort // where we talk to it
-	LAN      netip.AddrPort // its LAN address, or 0.0.0.0:0
-	WAN      netip.AddrPort // its WAN address, or 0.0.0.0:0
+	sock     endpoint // where we talk to it
+	lan      endpoint // its LAN address, or 0.0.0.0:0
+	wan      endpoint // its WAN address, or 0.0.0.0:0
 	Tunnel   bool
 	ConnType wire.ConnType
 	Tracker  bool // a bootstrap tracker
-	member   [KeyLen]byte
-	hasKey   bool
 
 	lastWalk, lastWalkReply, lastStumble, lastIntro, lastDiscovered Time
 	globalTime                                                      uint64 // highest global time it sent us
@@ -52,8 +53,17 @@ type Candidate struct {
 	news bool
 }
 
+// Sock returns the address we talk to the candidate at.
+func (c *Candidate) Sock() netip.AddrPort { return c.sock.addrPort() }
+
+// LAN returns the candidate's LAN address, or 0.0.0.0:0 if unknown.
+func (c *Candidate) LAN() netip.AddrPort { return c.lan.addrPort() }
+
+// WAN returns the candidate's WAN address, or 0.0.0.0:0 if unknown.
+func (c *Candidate) WAN() netip.AddrPort { return c.wan.addrPort() }
+
 func newCandidate(sock, lan, wan netip.AddrPort, tunnel bool, ct wire.ConnType) *Candidate {
-	c := &Candidate{Sock: sock, Tunnel: tunnel, LAN: wire.Unknown, WAN: wire.Unknown,
+	c := &Candidate{sock: endpointOf(sock), Tunnel: tunnel, lan: unknownEndpoint, wan: unknownEndpoint,
 		lastWalk: Never, lastWalkReply: Never, lastStumble: Never, lastIntro: Never, lastDiscovered: Never}
 	c.update(tunnel, lan, wan, ct)
 	return c
@@ -65,31 +75,15 @@ func newCandidate(sock, lan, wan netip.AddrPort, tunnel bool, ct wire.ConnType) 
 func (c *Candidate) update(tunnel bool, lan, wan netip.AddrPort, ct wire.ConnType) {
 	c.Tunnel = tunnel
 	if !wire.IsUnknown(lan) {
-		c.LAN = lan
+		c.lan = endpointOf(lan)
 	}
 	if !wire.IsUnknown(wan) {
-		c.WAN = wan
+		c.wan = endpointOf(wan)
 	}
 	if ct == wire.ConnUnknown && lan == wan {
 		ct = wire.ConnPublic
 	}
 	c.ConnType = ct
-}
-
-func (c *Candidate) associate(key []byte) {
-	if len(key) == KeyLen {
-		copy(c.member[:], key)
-		c.hasKey = true
-	}
-}
-
-// Member returns the public key of the member that signed the last message
-// received from this candidate, if any.
-func (c *Candidate) Member() ([]byte, bool) {
-	if !c.hasKey {
-		return nil, false
-	}
-	return c.member[:], true
 }
 
 // Category returns the candidate's category at now.
@@ -116,9 +110,6 @@ func (c *Candidate) Eligible(now Time, cfg *Config) bool {
 func (c *Candidate) LastWalkReply() Time { return c.lastWalkReply }
 
 func (c *Candidate) merge(o *Candidate) {
-	if o.hasKey {
-		c.member, c.hasKey = o.member, true
-	}
 	c.lastWalkReply = max(c.lastWalkReply, o.lastWalkReply)
 	c.lastWalk = max(c.lastWalk, o.lastWalk)
 	c.lastStumble = max(c.lastStumble, o.lastStumble)
@@ -139,9 +130,9 @@ type candTable struct {
 	keys []uint64
 	lans []uint64
 	// indexes, non-nil when len(list) >= indexMin
-	bySock map[netip.AddrPort]*Candidate
-	symIP  map[netip.Addr][]*Candidate // symmetric-NAT candidates by IP
-	byLAN  map[netip.AddrPort][]*Candidate
+	bySock map[endpoint]*Candidate
+	symIP  map[ip16][]*Candidate // symmetric-NAT candidates by IP
+	byLAN  map[endpoint][]*Candidate
 
 	// round-robin cursors of the introduce iterators (index of last
 	// yield): walk, stumble, and a tracker's public stumble candidates
@@ -152,27 +143,28 @@ func (t *candTable) indexed() bool { return t.bySock != nil }
 
 // sockKey packs an IPv4 endpoint into 48 bits; other addresses get a hash
 // with the top bit set (a match is confirmed on the full address).
-func sockKey(a netip.AddrPort) uint64 {
-	ip := a.Addr()
-	if ip.Is4() {
-		b := ip.As4()
-		return uint64(b[0])<<40 | uint64(b[1])<<32 | uint64(b[2])<<24 | uint64(b[3])<<16 | uint64(a.Port())
+func sockKey(a netip.AddrPort) uint64 { return endpointOf(a).key() }
+
+func (e endpoint) key() uint64 {
+	if e.ip.kind == 4 {
+		b := e.ip.b
+		return uint64(b[12])<<40 | uint64(b[13])<<32 | uint64(b[14])<<24 | uint64(b[15])<<16 | uint64(e.port)
 	}
-	b := ip.As16()
 	h := uint64(14695981039346656037)
-	for _, x := range b {
+	for _, x := range e.ip.b {
 		h = (h ^ uint64(x)) * 1099511628211
 	}
-	return (h^uint64(a.Port()))<<1>>1 | 1<<63
+	return (h^uint64(e.port))<<1>>1 | 1<<63
 }
 
 func (t *candTable) get(sock netip.AddrPort) *Candidate {
+	e := endpointOf(sock)
 	if t.indexed() {
-		return t.bySock[sock]
+		return t.bySock[e]
 	}
-	k := sockKey(sock)
+	k := e.key()
 	for i, x := range t.keys {
-		if x == k && t.list[i].Sock == sock {
+		if x == k && t.list[i].sock == e {
 			return t.list[i]
 		}
 	}
@@ -182,9 +174,10 @@ func (t *candTable) get(sock netip.AddrPort) *Candidate {
 // symmetricMatch finds a symmetric-NAT candidate on the same host as sock
 // whose LAN address is unknown or equal to lan.
 func (t *candTable) symmetricMatch(sock, lan netip.AddrPort) *Candidate {
-	ip := sock.Addr()
+	es, el := endpointOf(sock), endpointOf(lan)
+	ip := es.ip
 	match := func(c *Candidate) bool {
-		return c.ConnType == wire.ConnSymmetricNAT && c.Sock.Addr() == ip && (wire.IsUnknown(c.LAN) || c.LAN == lan)
+		return c.ConnType == wire.ConnSymmetricNAT && c.sock.ip == ip && (c.lan.unknown() || c.lan == el)
 	}
 	if t.indexed() {
 		for _, c := range t.symIP[ip] {
@@ -194,7 +187,7 @@ func (t *candTable) symmetricMatch(sock, lan netip.AddrPort) *Candidate {
 		}
 		return nil
 	}
-	k := sockKey(sock)
+	k := es.key()
 	for i, x := range t.keys {
 		// same IPv4 address (the port differs), or any non-IPv4 key
 		if (x>>16 == k>>16 || x>>63 == 1) && match(t.list[i]) {
@@ -206,14 +199,14 @@ func (t *candTable) symmetricMatch(sock, lan netip.AddrPort) *Candidate {
 
 func (t *candTable) add(c *Candidate) {
 	t.list = append(t.list, c)
-	t.keys = append(t.keys, sockKey(c.Sock))
-	t.lans = append(t.lans, sockKey(c.LAN))
+	t.keys = append(t.keys, c.sock.key())
+	t.lans = append(t.lans, c.lan.key())
 	if t.indexed() {
 		t.indexAdd(c)
 	} else if len(t.list) >= indexMin {
-		t.bySock = make(map[netip.AddrPort]*Candidate, 2*len(t.list))
-		t.symIP = make(map[netip.Addr][]*Candidate)
-		t.byLAN = make(map[netip.AddrPort][]*Candidate, 2*len(t.list))
+		t.bySock = make(map[endpoint]*Candidate, 2*len(t.list))
+		t.symIP = make(map[ip16][]*Candidate)
+		t.byLAN = make(map[endpoint][]*Candidate, 2*len(t.list))
 		for _, x := range t.list {
 			t.indexAdd(x)
 		}
@@ -221,12 +214,12 @@ func (t *candTable) add(c *Candidate) {
 }
 
 func (t *candTable) indexAdd(c *Candidate) {
-	t.bySock[c.Sock] = c
+	t.bySock[c.sock] = c
 	if c.ConnType == wire.ConnSymmetricNAT {
-		t.symIP[c.Sock.Addr()] = append(t.symIP[c.Sock.Addr()], c)
+		t.symIP[c.sock.ip] = append(t.symIP[c.sock.ip], c)
 	}
-	if !wire.IsUnknown(c.LAN) {
-		t.byLAN[c.LAN] = append(t.byLAN[c.LAN], c)
+	if !c.lan.unknown() {
+		t.byLAN[c.lan] = append(t.byLAN[c.lan], c)
 	}
 }
 
@@ -242,22 +235,22 @@ func removePtr(s []*Candidate, c *Candidate) []*Candidate {
 }
 
 func (t *candTable) indexDel(c *Candidate) {
-	if t.bySock[c.Sock] == c {
-		delete(t.bySock, c.Sock)
+	if t.bySock[c.sock] == c {
+		delete(t.bySock, c.sock)
 	}
 	if c.ConnType == wire.ConnSymmetricNAT {
-		ip := c.Sock.Addr()
+		ip := c.sock.ip
 		if s := removePtr(t.symIP[ip], c); len(s) == 0 {
 			delete(t.symIP, ip)
 		} else {
 			t.symIP[ip] = s
 		}
 	}
-	if !wire.IsUnknown(c.LAN) {
-		if s := removePtr(t.byLAN[c.LAN], c); len(s) == 0 {
-			delete(t.byLAN, c.LAN)
+	if !c.lan.unknown() {
+		if s := removePtr(t.byLAN[c.lan], c); len(s) == 0 {
+			delete(t.byLAN, c.lan)
 		} else {
-			t.byLAN[c.LAN] = s
+			t.byLAN[c.lan] = s
 		}
 	}
 }
@@ -265,7 +258,7 @@ func (t *candTable) indexDel(c *Candidate) {
 // modify applies f to c, keeping the indexes right when f changes the
 // socket address, LAN address or connection type.
 func (t *candTable) modify(c *Candidate, f func()) {
-	sock, lan := c.Sock, c.LAN
+	sock, lan := c.sock, c.lan
 	if t.indexed() {
 		t.indexDel(c)
 		f()
@@ -273,11 +266,11 @@ func (t *candTable) modify(c *Candidate, f func()) {
 	} else {
 		f()
 	}
-	if c.Sock != sock || c.LAN != lan {
+	if c.sock != sock || c.lan != lan {
 		for i, x := range t.list {
 			if x == c {
-				t.keys[i] = sockKey(c.Sock)
-				t.lans[i] = sockKey(c.LAN)
+				t.keys[i] = c.sock.key()
+				t.lans[i] = c.lan.key()
 			}
 		}
 	}
@@ -347,21 +340,21 @@ func (t *candTable) sweep(drop func(*Candidate) bool) {
 
 // duplicates returns the other candidates with c's WAN IP and LAN address.
 func (t *candTable) duplicates(c *Candidate, out []*Candidate) []*Candidate {
-	if wire.IsUnknown(c.LAN) {
+	if c.lan.unknown() {
 		return out
 	}
 	match := func(o *Candidate) bool {
-		return o != c && o.LAN == c.LAN && o.WAN.Addr() == c.WAN.Addr()
+		return o != c && o.lan == c.lan && o.wan.ip == c.wan.ip
 	}
 	if t.indexed() {
-		for _, o := range t.byLAN[c.LAN] {
+		for _, o := range t.byLAN[c.lan] {
 			if match(o) {
 				out = append(out, o)
 			}
 		}
 		return out
 	}
-	k := sockKey(c.LAN)
+	k := c.lan.key()
 	for i, x := range t.lans {
 		if x == k && match(t.list[i]) {
 			out = append(out, t.list[i])
@@ -384,7 +377,7 @@ func (t *candTable) nextPublic(exclude *Candidate, limit int, now Time, cfg *Con
 		t.cursor[2] = i
 		c := t.list[i]
 		if c.ConnType == wire.ConnPublic && c != exclude && (exclude.Tunnel || !c.Tunnel) &&
-			!wire.IsUnknown(c.LAN) && !wire.IsUnknown(c.WAN) && c.Category(now, cfg) == CategoryStumble {
+			!c.lan.unknown() && !c.wan.unknown() && c.Category(now, cfg) == CategoryStumble {
 			return c
 		}
 	}
@@ -403,7 +396,7 @@ func (t *candTable) next(k int, cat Category, now Time, cfg *Config) *Candidate 
 		}
 		t.cursor[k] = i
 		c := t.list[i]
-		if c.Category(now, cfg) == cat && !wire.IsUnknown(c.LAN) && !wire.IsUnknown(c.WAN) {
+		if c.Category(now, cfg) == cat && !c.lan.unknown() && !c.wan.unknown() {
 			return c
 		}
 	}

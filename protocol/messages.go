@@ -196,7 +196,7 @@ func (c *Community) forward(m *Meta, r *Record, to []netip.AddrPort) {
 	now := c.now()
 	pool := n.s.dups[:0]
 	for _, x := range c.cands.list {
-		if x.Tracker || slices.Contains(to, x.Sock) {
+		if x.Tracker || slices.Contains(to, x.Sock()) {
 			continue
 		}
 		if cat := x.Category(now, &n.cfg); cat == CategoryWalk || cat == CategoryStumble {
@@ -208,12 +208,12 @@ func (c *Community) forward(m *Meta, r *Record, to []netip.AddrPort) {
 	for i := 0; i < sent; i++ {
 		j := i + rnd.IntN(len(pool)-i)
 		pool[i], pool[j] = pool[j], pool[i]
-		n.send(pool[i].Sock, m.Type, r.Packet)
+		n.send(pool[i].Sock(), m.Type, r.Packet)
 	}
 	if sent < m.NodeCount && n.cfg.wake() {
 		u := &unpushed{meta: m.Type, pkt: bytes.Clone(r.Packet), want: m.NodeCount}
 		for _, x := range pool[:sent] {
-			u.to = append(u.to, x.Sock)
+			u.to = append(u.to, x.Sock())
 		}
 		if len(c.unpushed) == maxUnpushed {
 			c.unpushed = append(c.unpushed[:0], c.unpushed[1:]...)
@@ -245,9 +245,9 @@ func (c *Community) pushUnpushed(x *Candidate) {
 	}
 	keep := c.unpushed[:0]
 	for _, u := range c.unpushed {
-		if !slices.Contains(u.to, x.Sock) {
-			c.node.send(x.Sock, u.meta, u.pkt)
-			u.to = append(u.to, x.Sock)
+		if !slices.Contains(u.to, x.Sock()) {
+			c.node.send(x.Sock(), u.meta, u.pkt)
+			u.to = append(u.to, x.Sock())
 		}
 		if len(u.to) < u.want {
 			keep = append(keep, u)

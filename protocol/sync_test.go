@@ -949,14 +949,14 @@ func TestSyncDiffers(t *testing.T) {
 			c.cands.add(x)
 			top := func() {
 				for i := 0; i < 1000 && c.skip < len(skipCurve); i++ {
-					c.claimSync(x.Sock, c.now())
+					c.claimSync(x.Sock(), c.now())
 				}
 				c.sc = nil
 			}
 			blocks := func() int {
 				n := 0
 				for i := 0; i < 200; i++ {
-					if c.claimSyncFor(x.Sock, c.now(), c.differs(x)) != nil {
+					if c.claimSyncFor(x.Sock(), c.now(), c.differs(x)) != nil {
 						n++
 					}
 					c.skip = len(skipCurve) // stay at the top

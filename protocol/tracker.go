@@ -42,13 +42,13 @@ func (n *Node) Leave(cid wire.CID) bool {
 	for _, x := range c.cands.list {
 		kept := false
 		for _, o := range n.communities {
-			if o.cands.get(x.Sock) != nil {
+			if o.cands.get(x.Sock()) != nil {
 				kept = true
 				break
 			}
 		}
 		if !kept {
-			n.votes.unvote(x.Sock)
+			n.votes.unvote(x.Sock())
 		}
 	}
 	return true

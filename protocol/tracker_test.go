@@ -90,7 +90,7 @@ func TestTrackerCleanupStrikes(t *testing.T) {
 	if c == nil {
 		t.Fatal("tracker did not join the quiet community again")
 	}
-	if len(c.Candidates()) != 1 || c.Candidates()[0].Sock != ap("1.0.0.9:7759") {
+	if len(c.Candidates()) != 1 || c.Candidates()[0].Sock() != ap("1.0.0.9:7759") {
 		t.Fatalf("rejoined community's candidates: %d, want only the new walker", len(c.Candidates()))
 	}
 }

@@ -19,6 +19,13 @@ func TestVotesModel(t *testing.T) {
 			nVoters = 200 // forces the map representation
 		}
 		voter := netip.AddrPortFrom(netip.AddrFrom4([4]byte{9, 0, byte(r.IntN(nVoters) % 7), byte(r.IntN(nVoters))}), uint16(r.IntN(3)+1))
+		if r.IntN(5) == 0 { // an IPv6 voter, sometimes the IPv4-mapped form of an IPv4 one
+			b := voter.Addr().As16()
+			if r.IntN(2) == 0 {
+				b[0] = 0x20
+			}
+			voter = netip.AddrPortFrom(netip.AddrFrom16(b), voter.Port())
+		}
 		v.unvote(voter)
 		delete(model, voter)
 		if r.IntN(3) > 0 {
@@ -53,5 +60,22 @@ func TestVotesModel(t *testing.T) {
 	}
 	if v.big == nil {
 		t.Fatalf("the table never switched to maps; the test did not cover it")
+	}
+}
+
+// TestEndpointRoundTrip checks that packing an address keeps it, and keeps
+// IPv4 apart from its IPv4-mapped IPv6 form.
+func TestEndpointRoundTrip(t *testing.T) {
+	for _, s := range []string{"1.2.3.4:5", "0.0.0.0:0", "[::ffff:1.2.3.4]:5", "[2001:db8::1]:65535", "[::]:0"} {
+		a := netip.MustParseAddrPort(s)
+		if got := endpointOf(a).addrPort(); got != a {
+			t.Errorf("%v: round trip gives %v", a, got)
+		}
+	}
+	if endpointOf(ap("1.2.3.4:5")) == endpointOf(netip.MustParseAddrPort("[::ffff:1.2.3.4]:5")) {
+		t.Errorf("1.2.3.4:5 and its IPv4-mapped form pack alike")
+	}
+	if got := endpointOf(netip.AddrPort{}).addrPort(); got.IsValid() {
+		t.Errorf("the zero AddrPort comes back as %v", got)
 	}
 }

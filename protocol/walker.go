@@ -212,7 +212,7 @@ func (c *Community) cleanup(now Time) {
 	n := c.node
 	c.cands.sweep(func(x *Candidate) bool {
 		if x.Category(now, &n.cfg) == CategoryNone {
-			n.votes.unvote(x.Sock)
+			n.votes.unvote(x.Sock())
 			return true
 		}
 		return false
@@ -274,7 +274,7 @@ func (c *Community) walkCandidateSweep(now Time) *Candidate {
 	c.cands.sweep(func(x *Candidate) bool {
 		cat := x.Category(now, &n.cfg)
 		if cat == CategoryNone {
-			n.votes.unvote(x.Sock)
+			n.votes.unvote(x.Sock())
 			return true
 		}
 		c.consider(x, cat, now, &best)
@@ -399,7 +399,7 @@ func (c *Community) introduceCandidate(exclude *Candidate, now Time) *Candidate 
 				continue
 			}
 			if exclude.ConnType == wire.ConnSymmetricNAT && res.ConnType == wire.ConnSymmetricNAT &&
-				exclude.WAN.Addr() != res.WAN.Addr() {
+				exclude.wan.ip != res.wan.ip {
 				continue
 			}
 		}
@@ -421,8 +421,8 @@ func (c *Community) createOrUpdate(sock, lan, wan netip.AddrPort, tunnel bool, c
 	if x == nil {
 		if s := c.cands.symmetricMatch(sock, lan); s != nil {
 			// a symmetric-NAT peer shows up at a new port: move it
-			n.votes.unvote(s.Sock)
-			c.cands.modify(s, func() { s.Sock = sock })
+			n.votes.unvote(s.Sock())
+			c.cands.modify(s, func() { s.sock = endpointOf(sock) })
 			x = s
 		}
 	}
@@ -458,7 +458,7 @@ func (c *Community) capTable(keep *Candidate) {
 	}
 	if victim != nil {
 		c.cands.remove(victim)
-		c.node.votes.unvote(victim.Sock)
+		c.node.votes.unvote(victim.Sock())
 	}
 }
 
@@ -472,7 +472,7 @@ func (c *Community) filterDuplicates(x *Candidate) {
 	for _, o := range n.s.dups {
 		x.merge(o)
 		c.cands.remove(o)
-		n.votes.unvote(o.Sock)
+		n.votes.unvote(o.Sock())
 	}
 	clear(n.s.dups)
 }
@@ -544,12 +544,12 @@ func (c *Community) sendIntroRequest(target *Candidate, now Time, withSync bool)
 	c.caches = append(c.caches, ic)
 	target.lastWalk = now
 	req := wire.IntroRequest{
-		Destination: target.Sock, SourceLAN: n.lan, SourceWAN: n.wan,
+		Destination: target.Sock(), SourceLAN: n.lan, SourceWAN: n.wan,
 		Advice: true, ConnType: n.connType, Identifier: ic.id,
 	}
 	var sc *syncCache
 	if withSync {
-		sc = c.claimSyncFor(target.Sock, now, c.differs(target))
+		sc = c.claimSyncFor(target.Sock(), now, c.differs(target))
 	}
 	if sc != nil {
 		sc.block(&n.s.sync)
@@ -562,7 +562,7 @@ func (c *Community) sendIntroRequest(target *Candidate, now Time, withSync bool)
 		b = sc.filter.appendBytes(b)
 		n.obs.SyncRequested(c.cid, wire.SyncHeaderLen+int(sc.filter.m/8))
 	}
-	n.send(target.Sock, wire.TypeIntroductionRequest, c.sign(b))
+	n.send(target.Sock(), wire.TypeIntroductionRequest, c.sign(b))
 }
 
 func (c *Community) introTimeout(ic *introCache) {
@@ -623,7 +623,6 @@ func (c *Community) onIntroRequest(from netip.AddrPort, p *wire.Packet) {
 	req := &p.IntroRequest
 	x := c.createOrUpdate(from, req.SourceLAN, req.SourceWAN, false, req.ConnType)
 	x.lastStumble = now
-	x.associate(p.Key)
 	c.peerTime(x, p.GlobalTime)
 	c.pushUnpushed(x)
 	n.vote(req.Destination, from)
@@ -639,7 +638,7 @@ func (c *Community) onIntroRequest(from netip.AddrPort, p *wire.Packet) {
 		ConnType: n.connType, Identifier: req.Identifier,
 	}
 	if intro != nil {
-		resp.IntroLAN, resp.IntroWAN, resp.Tunnel = intro.LAN, intro.WAN, intro.Tunnel
+		resp.IntroLAN, resp.IntroWAN, resp.Tunnel = intro.LAN(), intro.WAN(), intro.Tunnel
 	}
 	// The puncture-request relays the requester's self-reported addresses.
 	walkerLAN, walkerWAN := req.SourceLAN, req.SourceWAN
@@ -650,9 +649,9 @@ func (c *Community) onIntroRequest(from netip.AddrPort, p *wire.Packet) {
 		pr := wire.PunctureRequest{WalkerLAN: walkerLAN, WalkerWAN: walkerWAN, Identifier: req.Identifier}
 		b := c.header(wire.TypePunctureRequest, false)
 		b = wire.AppendPunctureRequest(b, &pr)
-		n.send(intro.Sock, wire.TypePunctureRequest, b)
+		n.send(intro.Sock(), wire.TypePunctureRequest, b)
 		n.s.buf = b[:0]
-		n.obs.Introducing(c.cid, from, intro.Sock)
+		n.obs.Introducing(c.cid, from, intro.Sock())
 	}
 	if req.Sync != nil {
 		c.answerSync(from, x, p.Key, req.Sync, p.GlobalTime)
@@ -692,7 +691,6 @@ func (c *Community) onIntroResponse(from netip.AddrPort, p *wire.Packet) {
 	x := c.createOrUpdate(from, resp.SourceLAN, resp.SourceWAN, false, resp.ConnType)
 	c.peerTime(x, p.GlobalTime)
 	x.lastWalkReply = now
-	x.associate(p.Key)
 	c.filterDuplicates(x)
 	c.pushUnpushed(x)
 	n.vote(resp.Destination, from)
@@ -711,10 +709,10 @@ func (c *Community) onIntroResponse(from netip.AddrPort, p *wire.Packet) {
 	y := c.createOrUpdate(sock, resp.IntroLAN, resp.IntroWAN, resp.Tunnel, wire.ConnUnknown)
 	y.lastIntro = now
 	c.filterDuplicates(y)
-	n.obs.Introduced(c.cid, from, y.Sock)
+	n.obs.Introduced(c.cid, from, y.Sock())
 	if n.cfg.EagerPuncture {
-		pu := c.newPunch(resp.Identifier, y.Sock, now)
-		c.sendPuncture(resp.Identifier, pu, y.Sock)
+		pu := c.newPunch(resp.Identifier, y.Sock(), now)
+		c.sendPuncture(resp.Identifier, pu, y.Sock())
 	}
 }
 
@@ -777,7 +775,6 @@ func (c *Community) onPuncture(from netip.AddrPort, p *wire.Packet) {
 	if !wire.IsUnknown(pl.SourceLAN) && !wire.IsUnknown(pl.SourceWAN) {
 		x := c.createOrUpdate(from, pl.SourceLAN, pl.SourceWAN, false, wire.ConnUnknown)
 		x.lastIntro = now
-		x.associate(p.Key)
 	}
 	if pu != nil {
 		// Answer the first puncture that gets through, even to an address

@@ -71,18 +71,18 @@ func TestCandidateSets(t *testing.T) {
 					cat := x.Category(f.now, cfg)
 					verified := cat == CategoryWalk || cat == CategoryStumble
 					if verified != wantVerified {
-						t.Fatalf("candidate %v: verified=%v, want %v (category %v)", x.Sock, verified, wantVerified, cat)
+						t.Fatalf("candidate %v: verified=%v, want %v (category %v)", x.Sock(), verified, wantVerified, cat)
 					}
 					yielded := verified || cat == CategoryIntro
 					if yielded != has("seri") {
-						t.Fatalf("candidate %v: yielded=%v, want %v", x.Sock, yielded, has("seri"))
+						t.Fatalf("candidate %v: yielded=%v, want %v", x.Sock(), yielded, has("seri"))
 					}
 				}
 				// introduce candidates over repeated calls: the verified ones
 				seen := map[netip.AddrPort]bool{}
 				for i := 0; i < max(10, 2*copies); i++ {
 					if x := c.introduceCandidate(nil, f.now); x != nil {
-						seen[x.Sock] = true
+						seen[x.Sock()] = true
 					}
 				}
 				if wantVerified && len(seen) != copies || !wantVerified && len(seen) != 0 {
@@ -161,7 +161,7 @@ func TestIntroduceRoundRobin(t *testing.T) {
 					if r := c.introduceCandidate(x, f.now); r == nil {
 						got = append(got, "none")
 					} else {
-						got = append(got, fmt.Sprint(r.Sock.Port()))
+						got = append(got, fmt.Sprint(r.Sock().Port()))
 					}
 				}
 				return got
@@ -185,7 +185,7 @@ func TestIntroduceExclusions(t *testing.T) {
 	plain := addFlagged(c, 2, "s", f.now)
 	for k := 0; k < 50; k++ {
 		if r := c.introduceCandidate(plain, f.now); r != nil {
-			t.Fatalf("non-tunnelled requester was introduced to %v (tunnelled or itself)", r.Sock)
+			t.Fatalf("non-tunnelled requester was introduced to %v (tunnelled or itself)", r.Sock())
 		}
 	}
 	if r := c.introduceCandidate(tun, f.now); r != plain {
@@ -196,14 +196,14 @@ func TestIntroduceExclusions(t *testing.T) {
 	a := addFlagged(c2, 1, "s", f2.now)
 	b := addFlagged(c2, 2, "s", f2.now)
 	a.ConnType, b.ConnType = wire.ConnSymmetricNAT, wire.ConnSymmetricNAT
-	a.WAN = ap("1.1.1.1:1")
-	b.WAN = ap("2.2.2.2:1")
+	a.wan = endpointOf(ap("1.1.1.1:1"))
+	b.wan = endpointOf(ap("2.2.2.2:1"))
 	if r := c2.introduceCandidate(a, f2.now); r != nil {
-		t.Fatalf("symmetric requester introduced to symmetric %v behind another IP", r.Sock)
+		t.Fatalf("symmetric requester introduced to symmetric %v behind another IP", r.Sock())
 	}
-	b.WAN = ap("1.1.1.1:2")
+	b.wan = endpointOf(ap("1.1.1.1:2"))
 	if r := c2.introduceCandidate(a, f2.now); r != b {
-		t.Fatalf("symmetric peers behind one IP: got %v, want %v", r, b.Sock)
+		t.Fatalf("symmetric peers behind one IP: got %v, want %v", r, b.Sock())
 	}
 }
 

@@ -109,8 +109,8 @@ func (tn *testNet) known(p *Peer) []netip.AddrPort {
 	err := p.Do(func(n *protocol.Node) {
 		for _, x := range n.Community(tn.cid).Candidates() {
 			cat := x.Category(n.Now(), n.Config())
-			if !x.Tracker && x.Sock != tn.tracker.Addr() && (cat == protocol.CategoryWalk || cat == protocol.CategoryStumble) {
-				known = append(known, x.Sock)
+			if !x.Tracker && x.Sock() != tn.tracker.Addr() && (cat == protocol.CategoryWalk || cat == protocol.CategoryStumble) {
+				known = append(known, x.Sock())
 			}
 		}
 	})

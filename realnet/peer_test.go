@@ -55,8 +55,8 @@ func TestLoopbackWalk(t *testing.T) {
 			known = known[:0]
 			err := p.Do(func(n *protocol.Node) {
 				for _, x := range n.Community(cid).Candidates() {
-					if !x.Tracker && x.Sock != tr.Addr() {
-						known = append(known, x.Sock)
+					if !x.Tracker && x.Sock() != tr.Addr() {
+						known = append(known, x.Sock())
 					}
 				}
 			})

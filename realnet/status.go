@@ -125,7 +125,7 @@ func (p *Peer) status() *Status {
 				continue
 			}
 			cs.Candidates[cat.String()]++
-			cs.Peers = append(cs.Peers, PeerStatus{Address: x.Sock.String(), Category: cat.String(), Tracker: x.Tracker})
+			cs.Peers = append(cs.Peers, PeerStatus{Address: x.Sock().String(), Category: cat.String(), Tracker: x.Tracker})
 		}
 		if s := c.Store(); s != nil {
 			cs.Messages["dispersy-identity"] = s.Count(wire.TypeIdentity)

@@ -60,6 +60,9 @@ type Options struct {
 	// by these peers (indices as in the scenario: 0 to nodes-1, then the
 	// peers that join).
 	CaptureNodes []int
+	// AtEnd, if set, is called once when the event loop has stopped and
+	// every peer is still in memory (for a heap profile of the whole run).
+	AtEnd func()
 }
 
 // CommunityID returns the community every simulated node joins: the SHA-1
@@ -205,6 +208,9 @@ func Run(s *scenarios.Scenario, o Options) (*Summary, error) {
 		return nil, fmt.Errorf("%s: %w", s.File, err)
 	}
 	end := r.net.Now()
+	if o.AtEnd != nil {
+		o.AtEnd()
+	}
 	r.pq.add(punctEvent{kind: evTick, t: end + time.Hour}) // count every finished window
 	r.pq.close()
 	r.maxHeap = max(r.maxHeap, HeapBytes())

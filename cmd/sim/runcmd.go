@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
@@ -120,6 +121,16 @@ func (e *env) runCmd(args []string) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	var profErr error
+	if *memprof != "" && *backend == "sim" {
+		// profiled while every peer is still in memory, after two
+		// collections so that the profile shows what the run keeps live
+		opts.AtEnd = func() {
+			runtime.GC()
+			runtime.GC()
+			profErr = writeHeapProfile(*memprof)
+		}
+	}
 	var sum *runner.Summary
 	if *backend == "netns" {
 		sum, err = runNetns(s, opts.Seed, *peerBin, dir, *quiet, e.stderr)
@@ -133,7 +144,10 @@ func (e *env) runCmd(args []string) error {
 	if e.hugepages != nil && *backend == "sim" {
 		sum.Build.HugePages = e.hugepages()
 	}
-	if *memprof != "" {
+	if profErr != nil {
+		return profErr
+	}
+	if *memprof != "" && opts.AtEnd == nil {
 		if err := writeHeapProfile(*memprof); err != nil {
 			return err
 		}
